@@ -1,0 +1,32 @@
+# The two set-up commands of the README: `make run` and `make test`.
+# llama-cpp-python compiles from source (~8 min on 2 cores) the first time; pip's wheel cache makes
+# every later install reuse that build.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+TASK ?= What is the weather in Paris, and what is 17 times 23?
+
+.PHONY: install run test lint bench
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	# the CPU build of torch (the machine's wheel) before anything asks for torch
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install --quiet "torch==2.13.0"
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/tinycrew run "$(TASK)"
+
+test: $(STAMP)
+	-bash tests/trajectories/ensure_postgres.sh
+	$(BIN)/ruff check tinycrew tests benchmarks
+	$(BIN)/ruff format --check tinycrew tests benchmarks
+	$(BIN)/pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run_all.py

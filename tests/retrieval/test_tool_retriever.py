@@ -1,0 +1,144 @@
+"""ToolRetriever on real ChromaDB (in memory and on disk) with the real embedding model."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tinycrew.retrieval import IndexResult, ScoredTool, ToolRetriever, tool_schema_hash
+
+
+class SchemaTool:
+    """Duck-typed like tinycrew.tools.Tool."""
+
+    def __init__(self, schema: dict[str, Any]) -> None:
+        self.schema = schema
+
+    def openai_schema(self) -> dict[str, Any]:
+        return {"type": "function", "function": self.schema}
+
+    def schema_hash(self) -> str:
+        return tool_schema_hash(self.schema)
+
+
+@pytest.mark.parametrize("persistent", [False, True], ids=["memory", "disk"])
+def test_finds_the_right_tool_among_distractors(
+    tool_pool: list[dict[str, Any]], tool_requests: list[tuple[str, str]], tmp_path: Path, persistent: bool
+) -> None:
+    retriever = ToolRetriever(tmp_path / "chroma" if persistent else None)
+    retriever.index(tool_pool)
+    for request, expected in tool_requests:
+        assert retriever.retrieve(request, k=1) == [expected], request
+        assert expected in retriever.retrieve(request, k=3)
+
+
+def test_embeddings_alone_also_find_it(
+    tool_pool: list[dict[str, Any]], tool_requests: list[tuple[str, str]]
+) -> None:
+    retriever = ToolRetriever(None, lexical_weight=0.0)
+    retriever.index(tool_pool)
+    for request, expected in tool_requests:
+        assert expected in retriever.retrieve(request, k=3), request
+
+
+def test_scored_results_are_ranked_and_consistent(tool_pool: list[dict[str, Any]]) -> None:
+    retriever = ToolRetriever(None)
+    retriever.index(tool_pool)
+    hits = retriever.retrieve_scored("Will it rain in Berlin tomorrow?", k=5)
+    assert len(hits) == 5 and all(isinstance(h, ScoredTool) for h in hits)
+    scores = [h.score for h in hits]
+    assert scores == sorted(scores, reverse=True)
+    assert all(0.0 <= h.distance <= 2.0 for h in hits)
+    assert hits[0].name == "weather.get_forecast"
+    assert hits[0].distance < min(h.distance for h in hits[1:])
+    assert [h.name for h in hits] == retriever.retrieve("Will it rain in Berlin tomorrow?", k=5)
+    assert retriever.retrieve("anything", k=0) == []
+    assert len(retriever.retrieve("anything", k=100)) == len(tool_pool)
+
+
+def test_reindex_upserts_only_changed_tools(tool_pool: list[dict[str, Any]]) -> None:
+    retriever = ToolRetriever(None)
+    first = retriever.index(tool_pool)
+    assert len(first.upserted) == len(tool_pool) and first.unchanged == []
+
+    again = retriever.index(copy.deepcopy(tool_pool))
+    assert again == IndexResult(upserted=[], unchanged=[t["name"] for t in tool_pool])
+
+    changed = copy.deepcopy(tool_pool)
+    changed[3]["description"] = "Exchange money: convert an amount from one currency into another."
+    result = retriever.index(changed)
+    assert result.upserted == ["convertCurrency"]
+    assert len(result.unchanged) == len(tool_pool) - 1
+    assert len(retriever) == len(tool_pool)
+
+
+def test_new_description_is_what_gets_retrieved() -> None:
+    retriever = ToolRetriever(None)
+    tools = [
+        {"name": "tool_a", "description": "Get the weather forecast for a city."},
+        {"name": "tool_b", "description": "Send an email."},
+    ]
+    retriever.index(tools)
+    assert retriever.retrieve("is it going to snow in Oslo", k=1) == ["tool_a"]
+    tools[0] = {"name": "tool_a", "description": "Order a pizza for delivery."}
+    tools[1] = {"name": "tool_b", "description": "Snow and rain forecast for any town."}
+    assert len(retriever.index(tools).upserted) == 2
+    assert retriever.retrieve("is it going to snow in Oslo", k=1) == ["tool_b"]
+
+
+def test_index_persists_across_instances(tool_pool: list[dict[str, Any]], tmp_path: Path) -> None:
+    store = tmp_path / "chroma"
+    ToolRetriever(store, collection="mytools").index(tool_pool)
+
+    reopened = ToolRetriever(store, collection="mytools")
+    assert len(reopened) == len(tool_pool)
+    assert sorted(reopened.names()) == sorted(t["name"] for t in tool_pool)
+    assert reopened.retrieve("Will it rain in Berlin tomorrow?", k=1) == ["weather.get_forecast"]
+    assert reopened.index(tool_pool).upserted == []
+    assert len(ToolRetriever(store, collection="othertools")) == 0
+
+
+def test_accepts_tool_objects_and_openai_dicts(tool_pool: list[dict[str, Any]]) -> None:
+    retriever = ToolRetriever(None)
+    mixed = [SchemaTool(t) if i % 2 else {"type": "function", "function": t} for i, t in enumerate(tool_pool)]
+    assert len(retriever.index(mixed).upserted) == len(tool_pool)
+    # the same schemas as plain inner dicts hash the same: nothing to do
+    assert retriever.index(tool_pool).upserted == []
+    assert retriever.retrieve("What is 10 factorial?", k=1) == ["math.factorial"]
+
+
+def test_remove(tool_pool: list[dict[str, Any]]) -> None:
+    retriever = ToolRetriever(None)
+    retriever.index(tool_pool)
+    retriever.remove(["weather.get_forecast", "no_such_tool"])
+    assert len(retriever) == len(tool_pool) - 1
+    assert "weather.get_forecast" not in retriever.retrieve("Will it rain in Berlin tomorrow?", k=5)
+    assert retriever.index(tool_pool).upserted == ["weather.get_forecast"]
+
+
+def test_conflicting_duplicate_names_are_refused(tool_pool: list[dict[str, Any]]) -> None:
+    retriever = ToolRetriever(None)
+    clash = {**tool_pool[0], "description": "something else"}
+    with pytest.raises(ValueError, match="weather.get_forecast"):
+        retriever.index([tool_pool[0], clash])
+    assert retriever.index([tool_pool[0], copy.deepcopy(tool_pool[0])]).upserted == ["weather.get_forecast"]
+
+
+def test_empty_index_and_bad_weight() -> None:
+    retriever = ToolRetriever(None)
+    assert retriever.retrieve("anything") == []
+    assert retriever.index([]) == IndexResult()
+    with pytest.raises(ValueError):
+        ToolRetriever(None, lexical_weight=1.5)
+
+
+def test_sees_tools_added_by_another_instance(tool_pool: list[dict[str, Any]], tmp_path: Path) -> None:
+    first = ToolRetriever(tmp_path / "chroma")
+    first.index(tool_pool)
+    assert first.retrieve("Read the news headlines", k=1) != ["news.headlines"]
+    second = ToolRetriever(tmp_path / "chroma")
+    second.index([{"name": "news.headlines", "description": "Read today's top news headlines."}])
+    assert first.retrieve("Read the news headlines", k=1) == ["news.headlines"]

@@ -1,0 +1,21 @@
+"""Roles: one small module per job (planner, caller, summarizer, compiler planner, joiner)."""
+
+from tinycrew.agents.caller import call_tool
+from tinycrew.agents.common import CallRecord, RoleStep
+from tinycrew.agents.compiler_planner import PlannedCall, plan_calls
+from tinycrew.agents.joiner import JoinDecision, join
+from tinycrew.agents.planner import PlannerDecision, plan_next
+from tinycrew.agents.summarizer import summarize
+
+__all__ = [
+    "CallRecord",
+    "JoinDecision",
+    "PlannedCall",
+    "PlannerDecision",
+    "RoleStep",
+    "call_tool",
+    "join",
+    "plan_calls",
+    "plan_next",
+    "summarize",
+]

@@ -1,0 +1,45 @@
+"""The caller (α-UMi): exactly one tool call, decoded under a grammar built from the tools' schemas."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tinycrew.agents.common import CallRecord, RoleStep, TokenSink, history_text, run_model
+from tinycrew.models import ChatModel
+
+SYSTEM = """You are the caller. Write exactly one tool call that does the next step the planner chose.
+Take argument values from the task and from earlier results; do not invent values."""
+
+
+def caller_messages(
+    task: str, calls: list[CallRecord], rationale: str, error: str | None = None
+) -> list[dict[str, Any]]:
+    """The caller's prompt; a validation error from the previous attempt is shown so it can fix it."""
+    user = f"Task: {task}\n\nResults so far:\n{history_text(calls)}\n\nPlanner: {rationale}"
+    if error:
+        user += f"\n\nYour previous call was invalid: {error}\nWrite a corrected call."
+    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
+
+
+async def call_tool(
+    model: ChatModel,
+    task: str,
+    tools: list[dict[str, Any]],
+    calls: list[CallRecord],
+    rationale: str,
+    error: str | None = None,
+    on_token: TokenSink | None = None,
+    tool_name: str | None = None,
+) -> RoleStep:
+    """One constrained call (to `tool_name` when the planner chose one); `parsed` is the `ToolCall`."""
+    messages = caller_messages(task, calls, rationale, error)
+    choice = tool_name or "required"
+    result = await run_model(model, messages, on_token, tools=tools, tool_choice=choice, logprobs=True)
+    return RoleStep(
+        role="caller",
+        model=model.name,
+        messages=messages,
+        tools=tools,
+        result=result,
+        parsed=result.tool_calls[0],
+    )

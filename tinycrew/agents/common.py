@@ -1,0 +1,72 @@
+"""What every role shares: the record of an executed call and of one model step."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from tinycrew.models import ChatModel, ChatResult
+
+TokenSink = Callable[[str], None]
+
+
+class CallRecord(BaseModel):
+    """A tool call the agent made and what came back."""
+
+    id: int
+    name: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    ok: bool = True
+    observation: str = ""
+    error_kind: str | None = None  # "arguments" | "exception" | "timeout" | "rejected" | "unknown_tool"
+    depends_on: list[int] = Field(default_factory=list)
+
+    def line(self) -> str:
+        """One line for a prompt: `3. f(a=1) -> observation`."""
+        arguments = ", ".join(f"{key}={json.dumps(value)}" for key, value in self.arguments.items())
+        return f"{self.id}. {self.name}({arguments}) -> {self.observation}"
+
+
+class RoleStep(BaseModel):
+    """One model call by one role: the exact prompt, the raw output and the parsed meaning."""
+
+    role: str
+    model: str
+    messages: list[dict[str, Any]]
+    tools: list[dict[str, Any]] = Field(default_factory=list)
+    result: ChatResult
+    parsed: Any = None
+    error: str | None = None
+
+
+def history_text(calls: list[CallRecord]) -> str:
+    """The calls so far, one per line, or a note that there are none."""
+    return "\n".join(call.line() for call in calls) if calls else "(no tool calls yet)"
+
+
+def tool_catalog(tools: list[dict[str, Any]]) -> str:
+    """A compact list of tools for prompts of roles that do not call them (planner, joiner)."""
+    lines = []
+    for tool in tools:
+        function = tool.get("function", tool)
+        params = ", ".join(function.get("parameters", {}).get("properties", {}))
+        lines.append(f"- {function['name']}({params}): {function.get('description', '').strip()}")
+    return "\n".join(lines) if lines else "(no tools)"
+
+
+async def run_model(
+    model: ChatModel, messages: list[dict[str, Any]], on_token: TokenSink | None = None, **options: Any
+) -> ChatResult:
+    """Call a model, streaming its tokens to `on_token` when given."""
+    if on_token is None:
+        return await model.achat(messages, **options)
+    result: ChatResult | None = None
+    async for chunk in model.astream(messages, **options):
+        if chunk.delta:
+            on_token(chunk.delta)
+        result = chunk.result or result
+    assert result is not None
+    return result

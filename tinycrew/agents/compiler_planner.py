@@ -1,0 +1,124 @@
+"""The compiler planner (LLMCompiler): a whole plan of calls with `$N` dependencies, under a grammar.
+
+The plan is JSON, `{"calls": [{"name": ..., "arguments": {...}}, ...]}`; call N (from 1) can use the
+result of an earlier call by giving `"$N"` as an argument value. Calls with no reference between
+them run in parallel.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from tinycrew.agents.common import CallRecord, RoleStep, TokenSink, history_text, run_model
+from tinycrew.models import ChatModel
+from tinycrew.models.grammar import strict_schema
+
+REFERENCE = re.compile(r"\$(\d+)")
+MAX_CALLS = 8
+REFERENCE_VALUES = {"enum": [f"${n}" for n in range(1, MAX_CALLS + 1)]}
+
+SYSTEM = """You plan tool calls for a task. Reply with JSON {"calls": [...]}, each call {"name", "arguments"}.
+Calls are numbered from 1. To use the result of call N as an argument, write "$N" as its value.
+Calls that do not use each other's results run at the same time. Use as few calls as the task needs;
+reply {"calls": []} when no tool fits the task."""
+
+
+class PlannedCall(BaseModel):
+    """One node of the plan DAG."""
+
+    id: int
+    name: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    depends_on: list[int] = Field(default_factory=list)
+
+
+def _allow_references(parameters: dict[str, Any]) -> dict[str, Any]:
+    """Each top-level argument may also be a `$N` reference to an earlier result."""
+    parameters = strict_schema(parameters or {"type": "object", "properties": {}})
+    properties = parameters.get("properties", {})
+    for name, schema in properties.items():
+        if schema.get("type") != "string":
+            properties[name] = {"anyOf": [copy.deepcopy(schema), REFERENCE_VALUES]}
+    return parameters
+
+
+def plan_schema(tools: list[dict[str, Any]]) -> dict[str, Any]:
+    """JSON schema of a plan that only uses the offered tools with valid (or referenced) arguments."""
+    variants = [
+        {
+            "type": "object",
+            "properties": {
+                "name": {"const": tool.get("function", tool)["name"]},
+                "arguments": _allow_references(tool.get("function", tool).get("parameters", {})),
+            },
+            "required": ["name", "arguments"],
+            "additionalProperties": False,
+        }
+        for tool in tools
+    ]
+    item = variants[0] if len(variants) == 1 else {"oneOf": variants}
+    return {
+        "type": "object",
+        "properties": {"calls": {"type": "array", "items": item, "maxItems": MAX_CALLS}},
+        "required": ["calls"],
+        "additionalProperties": False,
+    }
+
+
+def references(value: Any) -> set[int]:
+    """Every `$N` mentioned anywhere in an argument value."""
+    if isinstance(value, str):
+        return {int(n) for n in REFERENCE.findall(value)}
+    if isinstance(value, dict):
+        return set().union(*(references(v) for v in value.values())) if value else set()
+    if isinstance(value, list):
+        return set().union(*(references(v) for v in value)) if value else set()
+    return set()
+
+
+def parse_plan(text: str, first_id: int = 1) -> list[PlannedCall]:
+    """Plan JSON -> calls with ids and dependencies; references to later or unknown calls are dropped."""
+    raw = json.loads(text)["calls"]
+    plan = []
+    for offset, item in enumerate(raw):
+        call_id = first_id + offset
+        deps = sorted(n for n in references(item.get("arguments", {})) if n < call_id)
+        plan.append(PlannedCall(id=call_id, name=item["name"], arguments=item["arguments"], depends_on=deps))
+    return plan
+
+
+def compiler_messages(
+    task: str, calls: list[CallRecord], feedback: str | None = None
+) -> list[dict[str, Any]]:
+    """The planner's prompt; on a replan it sees the previous calls, their results and the joiner's note."""
+    user = f"Task: {task}"
+    if calls:
+        user += f"\n\nCalls already made (numbered; results can be referenced):\n{history_text(calls)}"
+        user += f"\n\nThe task is not done yet: {feedback or 'plan the remaining calls'}."
+        user += f" Number new calls from {calls[-1].id + 1}."
+    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
+
+
+async def plan_calls(
+    model: ChatModel,
+    task: str,
+    tools: list[dict[str, Any]],
+    calls: list[CallRecord],
+    feedback: str | None = None,
+    on_token: TokenSink | None = None,
+) -> RoleStep:
+    """Write the plan; `parsed` is a list of `PlannedCall` numbered after the calls already made."""
+    messages = compiler_messages(task, calls, feedback)
+    result = await run_model(
+        model, messages, on_token, tools=tools, json_schema=plan_schema(tools), max_tokens=600, logprobs=True
+    )
+    first_id = calls[-1].id + 1 if calls else 1
+    plan = parse_plan(result.content, first_id)
+    return RoleStep(
+        role="compiler_planner", model=model.name, messages=messages, tools=tools, result=result, parsed=plan
+    )

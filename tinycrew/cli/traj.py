@@ -1,0 +1,303 @@
+"""`tinycrew traj`: list, show, export and count the recorded trajectories."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, cast
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from tinycrew.trajectories import (
+    RunFilter,
+    TrajectoryStore,
+    export_trajectories,
+    redact_pii,
+)
+from tinycrew.trajectories.export import FileFormat
+from tinycrew.trajectories.samples import SampleFormat
+
+app = typer.Typer(
+    help="Inspect and export recorded trajectories (runs and their role steps).", no_args_is_help=True
+)
+console = Console()
+
+StoreOption = Annotated[
+    str | None,
+    typer.Option(
+        "--store",
+        help="Store URL: sqlite:///path, a file path or postgresql://..."
+        " (default: trajectories.sqlite under TINYCREW_HOME)",
+    ),
+]
+OutcomeOption = Annotated[
+    list[str] | None, typer.Option("--outcome", help="Keep runs with this outcome (repeatable).")
+]
+GraphOption = Annotated[str | None, typer.Option("--graph", help="Keep runs of this graph.")]
+ModelOption = Annotated[str | None, typer.Option("--model", help="Keep steps written by this model.")]
+SinceOption = Annotated[
+    str | None, typer.Option("--since", help="Runs started at or after this ISO date/time (UTC if naive).")
+]
+UntilOption = Annotated[str | None, typer.Option("--until", help="Runs started before this ISO date/time.")]
+MinScoreOption = Annotated[
+    float | None, typer.Option("--min-score", help="Keep runs whose mean feedback score is at least this.")
+]
+
+
+class SampleFormatChoice(StrEnum):
+    """Export sample formats."""
+
+    backbone = "backbone"
+    role = "role"
+    openai = "openai"
+
+
+class FileFormatChoice(StrEnum):
+    """Export file formats."""
+
+    jsonl = "jsonl"
+    parquet = "parquet"
+    disk = "disk"
+
+
+def _time(value: str | None, option: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise typer.BadParameter(f"{value!r} is not an ISO date or date-time", param_hint=option) from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _filters(
+    outcome: list[str] | None,
+    graph: str | None,
+    model: str | None,
+    since: str | None,
+    until: str | None,
+    min_score: float | None,
+    limit: int | None = None,
+) -> RunFilter:
+    return RunFilter(
+        outcome=outcome or None,
+        graph=graph,
+        model=model,
+        since=_time(since, "--since"),
+        until=_time(until, "--until"),
+        min_score=min_score,
+        limit=limit,
+    )
+
+
+def _when(value: datetime | None) -> str:
+    return "" if value is None else value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _clip(text: str | None, width: int = 60) -> str:
+    """One line of at most `width` characters, escaped for rich markup (recorded text is not markup)."""
+    text = (text or "").replace("\n", " ")
+    return escape(text if len(text) <= width else text[: width - 1] + "…")
+
+
+@app.command("list")
+def list_runs(
+    store: StoreOption = None,
+    outcome: OutcomeOption = None,
+    graph: GraphOption = None,
+    model: ModelOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    min_score: MinScoreOption = None,
+    limit: Annotated[int, typer.Option("--limit", help="Show at most this many runs.")] = 50,
+) -> None:
+    """List runs, newest first, with their outcome signals.
+
+    Example: tinycrew traj list --outcome success --graph umi --limit 20
+    """
+    filters = _filters(outcome, graph, model, since, until, min_score, limit)
+    with TrajectoryStore.open(store) as st:
+        runs = st.list_runs(filters)
+    table = Table(title=f"{len(runs)} run(s)")
+    table.add_column("run_id", no_wrap=True, overflow="fold")
+    table.add_column("started (UTC)", no_wrap=True)
+    for name in ("graph", "outcome"):
+        table.add_column(name)
+    for name in ("steps", "val.err", "errors", "esc.", "score"):
+        table.add_column(name, justify="right")
+    table.add_column("task")
+    for run in runs:
+        table.add_row(
+            escape(run.run_id),
+            _when(run.started_at),
+            escape(run.graph),
+            escape(run.outcome or "unfinished"),
+            str(run.n_steps),
+            str(run.n_validation_errors),
+            str(run.n_errors),
+            str(run.n_escalations),
+            "" if run.mean_score is None else f"{run.mean_score:.2f}",
+            _clip(run.task, 50),
+        )
+    console.print(table)
+
+
+@app.command("show")
+def show_run(
+    run_id: Annotated[str, typer.Argument(help="The run (LangGraph thread) id.")],
+    store: StoreOption = None,
+    messages: Annotated[bool, typer.Option("--messages", help="Print every step's full prompt.")] = False,
+) -> None:
+    """Show one run: its task, outcome and answer, then a table of its steps.
+
+    Example: tinycrew traj show 3f2a9c --messages
+    """
+    with TrajectoryStore.open(store) as st:
+        run = st.get_run(run_id)
+        where = st.display_url
+    if run is None:
+        console.print(f"[red]no run {escape(repr(run_id))} in {escape(where)}[/red]")
+        raise typer.Exit(code=1)
+    lines = [
+        ("task", run.task),
+        ("graph", run.graph),
+        ("outcome", run.outcome or "unfinished"),
+        ("tinycrew", run.tinycrew_version),
+        ("started", _when(run.started_at)),
+        ("finished", _when(run.finished_at)),
+        ("models", json.dumps(run.models)),
+        ("retrieved tools", ", ".join(run.retrieved_tools)),
+        ("answer", run.answer or ""),
+        *([("error", run.error)] if run.error else []),
+        *([("cost", json.dumps(run.cost))] if run.cost else []),
+        *[("feedback", f"{f.score:g} ({f.source}) {f.comment or ''}") for f in run.feedback],
+    ]
+    header = "\n".join(f"[b]{name}[/b]: {escape(value)}" for name, value in lines)
+    console.print(Panel(header, title=escape(f"run {run.run_id}")))
+    table = Table(title=f"{len(run.steps)} step(s)")
+    for name in ("#", "role", "model", "output / call", "validation", "observation"):
+        table.add_column(name)
+    for name in ("tokens", "s"):
+        table.add_column(name, justify="right")
+    table.add_column("esc.")
+    for step in run.steps:
+        call = step.parsed_call
+        shown = f"{call.get('name')}({json.dumps(call.get('arguments'))})" if call else step.raw_output
+        table.add_row(
+            str(step.index),
+            escape(step.role),
+            escape(step.model + (f" +{step.adapter}" if step.adapter else "")),
+            _clip(shown),
+            _clip(step.validation_error or step.error, 30),
+            _clip(step.observation, 40),
+            f"{step.prompt_tokens}+{step.completion_tokens}",
+            f"{step.latency_s:.2f}",
+            escape(step.escalation_reason or "yes") if step.escalated else "",
+        )
+    console.print(table)
+    if messages:
+        for step in run.steps:
+            console.rule(escape(f"step {step.index} · {step.role} · {step.model}"))
+            for message in step.messages:
+                content = message.get("content")
+                shown = (
+                    content if isinstance(content, str) else json.dumps(message.get("tool_calls", content))
+                )
+                console.print(Text.assemble((f"{message.get('role')}: ", "bold"), shown))
+            console.print(Text.assemble(("output: ", "bold"), step.raw_output))
+
+
+@app.command("export")
+def export(
+    out: Annotated[Path, typer.Option("--out", help="File (jsonl, parquet) or directory (disk) to write.")],
+    fmt: Annotated[SampleFormatChoice, typer.Option("--format", help="Sample format.")] = (
+        SampleFormatChoice.openai
+    ),
+    role: Annotated[
+        str | None, typer.Option("--role", help="Role to export (required for --format role).")
+    ] = None,
+    file_format: Annotated[FileFormatChoice, typer.Option("--file-format", help="How to write it.")] = (
+        FileFormatChoice.jsonl
+    ),
+    store: StoreOption = None,
+    outcome: OutcomeOption = None,
+    graph: GraphOption = None,
+    model: ModelOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    min_score: MinScoreOption = None,
+    include_invalid: Annotated[
+        bool, typer.Option("--include-invalid", help="Keep steps with validation errors or errors.")
+    ] = False,
+    dedupe: Annotated[bool, typer.Option("--dedupe/--no-dedupe", help="Drop identical samples.")] = True,
+    redact: Annotated[
+        bool, typer.Option("--redact-pii", help="Mask e-mail addresses and phone numbers.")
+    ] = False,
+) -> None:
+    """Export training samples with Hugging Face datasets (JSONL, Parquet or save_to_disk).
+
+    Example: tinycrew traj export --format role --role caller --outcome success --out caller.jsonl
+    """
+    if fmt is SampleFormatChoice.role and not role:
+        raise typer.BadParameter("--format role needs --role (planner, caller, summarizer, ...)")
+    filters = _filters(outcome, graph, model, since, until, min_score)
+    with TrajectoryStore.open(store) as st:
+        result = export_trajectories(
+            st,
+            out,
+            cast(SampleFormat, fmt.value),
+            file_format=cast(FileFormat, file_format.value),
+            role=role,
+            filters=filters,
+            include_invalid=include_invalid,
+            dedupe=dedupe,
+            redact=redact_pii if redact else None,
+        )
+    console.print(
+        f"wrote {result.samples} {result.format} sample(s) from {result.runs} run(s) to {result.path} "
+        f"({result.file_format}; {result.duplicates_dropped} duplicate(s) dropped)",
+        markup=False,
+        highlight=False,
+    )
+
+
+@app.command("stats")
+def stats(store: StoreOption = None) -> None:
+    """Count runs, steps, errors, tokens and how much the blob table saves.
+
+    Example: tinycrew traj stats --store postgresql://localhost/tinycrew
+    """
+    with TrajectoryStore.open(store) as st:
+        s = st.stats()
+        where = st.display_url
+    table = Table(title=escape(f"trajectory store {where}"))
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    rows: list[tuple[str, str]] = [
+        ("runs", str(s.runs)),
+        *((f"  outcome {k}", str(v)) for k, v in s.runs_by_outcome.items()),
+        ("steps", str(s.steps)),
+        *((f"  role {k}", str(v)) for k, v in s.steps_by_role.items()),
+        *((f"  model {k}", str(v)) for k, v in s.steps_by_model.items()),
+        ("validation errors", str(s.validation_errors)),
+        ("step errors", str(s.step_errors)),
+        ("escalations", str(s.escalations)),
+        ("prompt tokens", str(s.prompt_tokens)),
+        ("completion tokens", str(s.completion_tokens)),
+        ("feedback", str(s.feedback)),
+        ("blobs", str(s.blobs)),
+        ("blob bytes", str(s.blob_bytes)),
+        ("payload bytes (before dedup)", str(s.payload_bytes)),
+        ("dedup ratio", f"{s.dedup_ratio:.1f}x"),
+        ("schema version", str(s.schema_version)),
+    ]
+    for what, value in rows:
+        table.add_row(escape(what), value)
+    console.print(table)

@@ -1,0 +1,202 @@
+"""The public Agent: tools + a graph + models per role, run/stream/resume with checkpoints."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from typing import Any, Literal
+
+from langgraph.types import Command
+from pydantic import BaseModel, Field
+
+from tinycrew.agents import CallRecord
+from tinycrew.graphs.checkpoint import CheckpointerSpec, memory_checkpointer, open_checkpointer
+from tinycrew.graphs.compiler import build_compiler
+from tinycrew.graphs.react import build_react
+from tinycrew.graphs.state import GraphContext, Limits
+from tinycrew.graphs.umi import build_umi
+from tinycrew.models import ChatModel, ModelSpec, load_model
+from tinycrew.tools import Tool, ToolRegistry
+
+GraphName = Literal["umi", "compiler", "react"]
+BUILDERS = {"umi": build_umi, "compiler": build_compiler, "react": build_react}
+ModelRef = ChatModel | ModelSpec | str | None
+
+
+class RunResult(BaseModel):
+    """What a run produced: the answer, the calls, its id, and what each model cost."""
+
+    run_id: str
+    graph: str
+    status: Literal["done", "interrupted"]
+    answer: str | None = None
+    outcome: str | None = None
+    calls: list[CallRecord] = Field(default_factory=list)
+    pending_approval: list[dict[str, Any]] = Field(default_factory=list)
+    usage: dict[str, dict[str, float]] = Field(default_factory=dict)
+    tools: list[str] = Field(default_factory=list)
+    elapsed_s: float = 0.0
+
+
+def _registry(tools: ToolRegistry | Iterable[Tool | Callable[..., Any]]) -> ToolRegistry:
+    return tools if isinstance(tools, ToolRegistry) else ToolRegistry(tools)
+
+
+class Agent:
+    """Small models in narrow roles, composed by LangGraph.
+
+    Example:
+        agent = Agent(tools=[get_weather], graph="umi")
+        result = agent.run("What is the weather in Paris?")
+        print(result.answer, result.calls)
+
+    `models` is one model for every role or `{role: model}` (roles: planner, caller, summarizer,
+    joiner, react; "default" fills the rest). A model is a ChatModel, a ModelSpec, a packaged name or
+    a .gguf path. `checkpointer` is "sqlite" (default, under TINYCREW_HOME), "memory", a path, a
+    postgresql:// URL or a LangGraph saver. `record=True` writes every step to the trajectory store.
+    """
+
+    def __init__(
+        self,
+        tools: ToolRegistry | Iterable[Tool | Callable[..., Any]],
+        graph: GraphName = "umi",
+        models: ModelRef | dict[str, ModelRef] = None,
+        *,
+        top_k: int = 6,
+        retriever: Any = None,
+        checkpointer: CheckpointerSpec = "sqlite",
+        record: bool = True,
+        store: Any = None,
+        limits: Limits | None = None,
+    ) -> None:
+        if graph not in BUILDERS:
+            raise ValueError(f"unknown graph {graph!r}: choose one of {', '.join(BUILDERS)}")
+        self.graph_name = graph
+        self.registry = _registry(tools)
+        bindings = models if isinstance(models, dict) else {"default": models}
+        bindings.setdefault("default", None)
+        self.models = {role: load_model(ref) for role, ref in bindings.items()}
+        if retriever is None and len(self.registry) > top_k:
+            from tinycrew.retrieval import ToolRetriever
+
+            retriever = ToolRetriever(None)
+            retriever.index(list(self.registry))
+        self.recorder = None
+        if record:
+            from tinycrew.trajectories import Recorder, TrajectoryStore
+
+            self.recorder = Recorder(store if store is not None else TrajectoryStore.open(None))
+        self.context = GraphContext(
+            models=self.models,
+            registry=self.registry,
+            limits=limits or Limits(),
+            recorder=self.recorder,
+            retriever=retriever,
+            top_k=top_k,
+        )
+        self._builder = BUILDERS[graph](self.context)
+        self._checkpointer = checkpointer
+        self._memory = memory_checkpointer()
+
+    def _config(self, run_id: str, stream_tokens: bool = False) -> dict[str, Any]:
+        return {
+            "configurable": {"thread_id": run_id, "stream_tokens": stream_tokens},
+            "recursion_limit": 4 * self.context.limits.max_steps + 20,
+        }
+
+    def _role_models(self) -> dict[str, str]:
+        return {role: model.name for role, model in self.models.items()}
+
+    async def _result(self, graph: Any, run_id: str, started: float) -> RunResult:
+        snapshot = await graph.aget_state(self._config(run_id))
+        values = snapshot.values
+        pending = [
+            item
+            for task in snapshot.tasks
+            for intr in task.interrupts
+            for item in intr.value.get("calls", [])
+        ]
+        status = "interrupted" if snapshot.next else "done"
+        result = RunResult(
+            run_id=run_id,
+            graph=self.graph_name,
+            status=status,
+            answer=values.get("answer"),
+            outcome=values.get("outcome"),
+            calls=values.get("calls", []),
+            pending_approval=pending,
+            usage=values.get("usage", {}),
+            tools=values.get("tools", []),
+            elapsed_s=time.perf_counter() - started,
+        )
+        if status == "done" and self.recorder is not None:
+            self.recorder.finish_run(
+                run_id, answer=result.answer, outcome=result.outcome or "error", cost=result.usage
+            )
+        return result
+
+    async def _drive(self, payload: Any, run_id: str, stream_tokens: bool) -> AsyncIterator[tuple[str, Any]]:
+        async with open_checkpointer(self._checkpointer, self._memory) as saver:
+            graph = self._builder.compile(checkpointer=saver)
+            started = time.perf_counter()
+            config = self._config(run_id, stream_tokens)
+            async for mode, chunk in graph.astream(payload, config, stream_mode=["updates", "custom"]):
+                yield ("token" if mode == "custom" else "update"), chunk
+            yield "result", await self._result(graph, run_id, started)
+
+    def _start(self, task: str, run_id: str | None) -> tuple[dict[str, Any], str]:
+        run_id = run_id or uuid.uuid4().hex
+        if self.recorder is not None:
+            self.recorder.start_run(run_id, graph=self.graph_name, task=task, models=self._role_models())
+        return {"task": task}, run_id
+
+    async def arun(self, task: str, run_id: str | None = None) -> RunResult:
+        """Run a task to the end (or to an approval interrupt)."""
+        payload, run_id = self._start(task, run_id)
+        return await self._last(self._drive(payload, run_id, False))
+
+    def run(self, task: str, run_id: str | None = None) -> RunResult:
+        """Blocking `arun`."""
+        return asyncio.run(self.arun(task, run_id))
+
+    async def aresume(self, run_id: str, decision: Any = None) -> RunResult:
+        """Continue a run: after an approval interrupt pass "approve" or "reject"; after a crash, nothing."""
+        payload = Command(resume=decision) if decision is not None else None
+        return await self._last(self._drive(payload, run_id, False))
+
+    def resume(self, run_id: str, decision: Any = None) -> RunResult:
+        """Blocking `aresume`."""
+        return asyncio.run(self.aresume(run_id, decision))
+
+    async def astream(
+        self, task: str, run_id: str | None = None, tokens: bool = True
+    ) -> AsyncIterator[tuple[str, Any]]:
+        """Yield ("update", {node: changes}), ("token", {"role", "token"}), then ("result", RunResult)."""
+        payload, run_id = self._start(task, run_id)
+        async for event in self._drive(payload, run_id, tokens):
+            yield event
+
+    def stream(self, task: str, run_id: str | None = None, tokens: bool = True) -> Iterator[tuple[str, Any]]:
+        """Blocking `astream`, driven on a private event loop."""
+        loop = asyncio.new_event_loop()
+        events = self.astream(task, run_id, tokens)
+        try:
+            while True:
+                try:
+                    yield loop.run_until_complete(events.__anext__())
+                except StopAsyncIteration:
+                    return
+        finally:
+            loop.run_until_complete(events.aclose())
+            loop.close()
+
+    @staticmethod
+    async def _last(events: AsyncIterator[tuple[str, Any]]) -> RunResult:
+        result = None
+        async for kind, value in events:
+            if kind == "result":
+                result = value
+        assert result is not None
+        return result

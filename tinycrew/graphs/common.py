@@ -1,0 +1,42 @@
+"""Nodes and helpers every graph uses: tool retrieval, token streaming, run ids."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.config import get_stream_writer
+
+from tinycrew.agents.common import TokenSink
+from tinycrew.graphs.state import GraphContext, RunState
+
+Node = Callable[[RunState, RunnableConfig], Awaitable[dict[str, Any]]]
+
+
+def run_id_of(config: RunnableConfig) -> str:
+    return config["configurable"]["thread_id"]
+
+
+def token_sink(config: RunnableConfig, role: str) -> TokenSink | None:
+    """Send a role's tokens to `stream(..., tokens=True)` consumers, or None when nobody listens."""
+    if not config["configurable"].get("stream_tokens"):
+        return None
+    writer = get_stream_writer()
+    return lambda token: writer({"role": role, "token": token})
+
+
+def retrieve_node(context: GraphContext) -> Node:
+    """Pick the tools this task may see: top-k by ToolRAG when there are more than k."""
+
+    async def retrieve(state: RunState, config: RunnableConfig) -> dict[str, Any]:
+        names = context.registry.names()
+        if context.retriever is not None and len(names) > context.top_k:
+            names = context.retriever.retrieve(state["task"], k=context.top_k)
+        return {"tools": names, "calls": [], "steps": 0, "retries": 0, "replans": 0}
+
+    return retrieve
+
+
+def step_limit_reached(context: GraphContext, state: RunState) -> bool:
+    return state.get("steps", 0) >= context.limits.max_steps

@@ -1,0 +1,68 @@
+"""The LLMCompiler graph: plan a DAG of calls, run every ready call at once, join, maybe replan."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.graph import END, START, StateGraph
+
+from tinycrew.agents import join, plan_calls
+from tinycrew.graphs.common import retrieve_node, run_id_of, token_sink
+from tinycrew.graphs.execution import ask_approval, execute_plan
+from tinycrew.graphs.state import GraphContext, RunState, record, usage_of
+
+
+def build_compiler(context: GraphContext) -> StateGraph:
+    """planner -> task-fetching unit (parallel) -> joiner -> END | planner (bounded replans)."""
+
+    async def planner(state: RunState, config: RunnableConfig) -> dict[str, Any]:
+        model = context.model("planner")
+        tools = context.schemas(state["tools"])
+        if not tools:
+            return {"pending": []}
+        step = await plan_calls(
+            model, state["task"], tools, state["calls"], state.get("feedback"), token_sink(config, "planner")
+        )
+        plan = step.parsed
+        first = plan[0].model_dump(include={"name", "arguments"}) if plan else None
+        record(context, run_id_of(config), state["steps"], step, parsed_call=first)
+        return {"pending": plan, "steps": state["steps"] + 1, "usage": usage_of(step)}
+
+    async def executor(state: RunState, config: RunnableConfig) -> dict[str, Any]:
+        plan = state["pending"]
+        rejected = ask_approval(context.registry, plan)
+        done = await execute_plan(context.registry, plan, state["calls"], rejected)
+        return {"calls": [*state["calls"], *done], "pending": []}
+
+    async def joiner(state: RunState, config: RunnableConfig) -> dict[str, Any]:
+        model = context.model("joiner")
+        step = await join(model, state["task"], state["calls"], token_sink(config, "joiner"))
+        record(context, run_id_of(config), state["steps"], step)
+        decision = step.parsed
+        update: dict[str, Any] = {"steps": state["steps"] + 1, "usage": usage_of(step)}
+        can_replan = state.get("replans", 0) < context.limits.max_replans and bool(state["tools"])
+        if decision.action == "replan" and can_replan:
+            return update | {
+                "next": "planner",
+                "replans": state.get("replans", 0) + 1,
+                "feedback": decision.thought,
+            }
+        outcome = "success" if decision.action == "finish" else "step_limit"
+        if not state["tools"] and not state["calls"]:
+            outcome = "gave_up"
+        return update | {"next": END, "answer": decision.answer.strip(), "outcome": outcome}
+
+    graph = StateGraph(RunState)
+    graph.add_node("retrieve", retrieve_node(context))
+    graph.add_node("planner", planner)
+    graph.add_node("executor", executor)
+    graph.add_node("joiner", joiner)
+    graph.add_edge(START, "retrieve")
+    graph.add_edge("retrieve", "planner")
+    graph.add_conditional_edges(
+        "planner", lambda s: "executor" if s["pending"] else "joiner", ["executor", "joiner"]
+    )
+    graph.add_edge("executor", "joiner")
+    graph.add_conditional_edges("joiner", lambda s: s["next"], ["planner", END])
+    return graph

@@ -1,0 +1,70 @@
+"""The ReAct baseline: one model with native tool calls in a loop. Everything is measured against it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.graph import END, START, StateGraph
+
+from tinycrew.agents import PlannedCall, RoleStep
+from tinycrew.agents.common import run_model
+from tinycrew.graphs.common import retrieve_node, run_id_of, step_limit_reached, token_sink
+from tinycrew.graphs.execution import ask_approval, execute_plan
+from tinycrew.graphs.state import GraphContext, RunState, record, usage_of
+
+SYSTEM = "You are a helpful assistant. Use the tools when they help; answer briefly when you are done."
+
+
+def build_react(context: GraphContext) -> StateGraph:
+    """model -> tools -> model ... until the model answers without a call (or the step limit)."""
+
+    async def model_node(state: RunState, config: RunnableConfig) -> dict[str, Any]:
+        model = context.model("react")
+        messages = state.get("messages") or [
+            {"role": "system", "content": SYSTEM},
+            {"role": "user", "content": state["task"]},
+        ]
+        tools = context.schemas(state["tools"])
+        result = await run_model(model, messages, token_sink(config, "react"), tools=tools, logprobs=True)
+        step = RoleStep(role="react", model=model.name, messages=messages, tools=tools, result=result)
+        base = len(state.get("calls", []))
+        pending = [
+            PlannedCall(id=base + i + 1, name=call.name, arguments=call.arguments)
+            for i, call in enumerate(result.tool_calls)
+        ]
+        first = pending[0].model_dump(include={"name", "arguments"}) if pending else None
+        record(context, run_id_of(config), state["steps"], step, parsed_call=first)
+        update: dict[str, Any] = {
+            "messages": [*messages, result.message],
+            "steps": state["steps"] + 1,
+            "usage": usage_of(step),
+            "pending": pending,
+        }
+        if not pending:
+            update |= {"answer": result.content.strip(), "outcome": "success"}
+        elif step_limit_reached(context, {**state, "steps": state["steps"] + 1}):
+            update |= {"answer": result.content.strip(), "outcome": "step_limit", "pending": []}
+        return update
+
+    async def tools_node(state: RunState, config: RunnableConfig) -> dict[str, Any]:
+        pending = state["pending"]
+        rejected = ask_approval(context.registry, pending)
+        done = await execute_plan(context.registry, pending, state.get("calls", []), rejected)
+        assistant = state["messages"][-1]
+        ids = [call["id"] for call in assistant.get("tool_calls", [])]
+        tool_messages = [
+            {"role": "tool", "tool_call_id": call_id, "name": record_.name, "content": record_.observation}
+            for call_id, record_ in zip(ids, done, strict=False)
+        ]
+        return {"calls": [*state.get("calls", []), *done], "messages": [*state["messages"], *tool_messages]}
+
+    graph = StateGraph(RunState)
+    graph.add_node("retrieve", retrieve_node(context))
+    graph.add_node("model", model_node)
+    graph.add_node("tools", tools_node)
+    graph.add_edge(START, "retrieve")
+    graph.add_edge("retrieve", "model")
+    graph.add_conditional_edges("model", lambda s: "tools" if s.get("pending") else END, ["tools", END])
+    graph.add_edge("tools", "model")
+    return graph

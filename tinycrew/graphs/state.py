@@ -1,0 +1,123 @@
+"""The typed state every graph checkpoints, and the context (models, tools, recorder) it runs with."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, Any, TypedDict
+
+from tinycrew.agents import CallRecord, PlannedCall, RoleStep
+from tinycrew.models import ChatModel
+from tinycrew.tools import ToolRegistry
+from tinycrew.trajectories import StepRecord
+
+Usage = dict[str, dict[str, float]]
+
+
+def merge_usage(left: Usage | None, right: Usage | None) -> Usage:
+    """Add per-model token and time counters."""
+    merged = {model: dict(counts) for model, counts in (left or {}).items()}
+    for model, counts in (right or {}).items():
+        target = merged.setdefault(model, {})
+        for key, value in counts.items():
+            target[key] = target.get(key, 0) + value
+    return merged
+
+
+class RunState(TypedDict, total=False):
+    """What a run knows; checkpointed after every node so a crashed run resumes where it was."""
+
+    task: str
+    tools: list[str]
+    calls: list[CallRecord]
+    steps: int
+    retries: int
+    next: str
+    rationale: str
+    next_tool: str | None
+    last_error: str | None
+    pending: list[PlannedCall]
+    replans: int
+    feedback: str | None
+    messages: list[dict[str, Any]]
+    answer: str | None
+    outcome: str | None
+    usage: Annotated[Usage, merge_usage]
+
+
+@dataclass
+class Limits:
+    """Bounds that keep a small model from looping."""
+
+    max_steps: int = 12
+    max_retries: int = 2
+    max_replans: int = 2
+
+
+@dataclass
+class GraphContext:
+    """Everything nodes need that is not state: models per role, tools, recorder, limits."""
+
+    models: dict[str, ChatModel]
+    registry: ToolRegistry
+    limits: Limits = field(default_factory=Limits)
+    recorder: Any = None  # tinycrew.trajectories.Recorder, or None to record nothing
+    retriever: Any = None  # tinycrew.retrieval.ToolRetriever, or None to offer every tool
+    top_k: int = 6
+
+    def model(self, role: str) -> ChatModel:
+        """The model bound to a role, falling back to the "default" binding."""
+        return self.models.get(role) or self.models["default"]
+
+    def schemas(self, names: list[str]) -> list[dict[str, Any]]:
+        return self.registry.openai_schemas(names)
+
+
+def usage_of(step: RoleStep) -> Usage:
+    """Tokens and seconds a role step cost, keyed by model."""
+    usage, timings = step.result.usage, step.result.timings
+    return {
+        step.model: {
+            "prompt_tokens": usage.prompt_tokens,
+            "completion_tokens": usage.completion_tokens,
+            "seconds": timings.total_s,
+            "calls": 1,
+        }
+    }
+
+
+def record(
+    context: GraphContext,
+    run_id: str,
+    index: int,
+    step: RoleStep,
+    *,
+    parsed_call: dict[str, Any] | None = None,
+    validation_error: str | None = None,
+    observation: str | None = None,
+) -> None:
+    """Write one role step to the trajectory store (when recording is on)."""
+    if context.recorder is None:
+        return
+
+    confidence = {}
+    if step.result.mean_logprob is not None:
+        confidence["mean_logprob"] = step.result.mean_logprob
+    context.recorder.record_step(
+        StepRecord(
+            run_id=run_id,
+            index=index,
+            role=step.role,
+            model=step.model,
+            messages=step.messages,
+            tools=step.tools,
+            raw_output=step.result.content,
+            parsed_call=parsed_call,
+            validation_error=validation_error,
+            error=step.error,
+            observation=observation,
+            prompt_tokens=step.result.usage.prompt_tokens,
+            completion_tokens=step.result.usage.completion_tokens,
+            latency_s=step.result.timings.total_s,
+            confidence=confidence,
+        )
+    )

@@ -1,0 +1,127 @@
+"""The α-UMi graph: planner -> caller -> executor -> planner ... -> summarizer.
+
+Each role does one easy thing: the planner only chooses what happens next (under a grammar), the
+caller only writes one call (under a grammar built from the offered tools' schemas), the summarizer
+only writes the answer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.graph import END, START, StateGraph
+
+from tinycrew.agents import PlannedCall, call_tool, plan_next, summarize
+from tinycrew.graphs.common import retrieve_node, run_id_of, step_limit_reached, token_sink
+from tinycrew.graphs.execution import ask_approval, execute_plan
+from tinycrew.graphs.state import GraphContext, RunState, record, usage_of
+
+
+def build_umi(context: GraphContext) -> StateGraph:
+    """The planner/caller/summarizer state machine with step limit, repeat detection and bounded retries."""
+
+    async def planner(state: RunState, config: RunnableConfig) -> dict[str, Any]:
+        if step_limit_reached(context, state):
+            return {"next": "summarizer", "outcome": "step_limit"}
+        model = context.model("planner")
+        tools = context.schemas(state["tools"])
+        step = await plan_next(model, state["task"], tools, state["calls"], token_sink(config, "planner"))
+        record(context, run_id_of(config), state["steps"], step)
+        decision = step.parsed
+        if decision.next == "caller" and not tools:
+            decision = decision.model_copy(update={"next": "give_up"})
+        update: dict[str, Any] = {
+            "next": decision.next,
+            "next_tool": decision.tool,
+            "rationale": f"call {decision.tool}: {decision.rationale}"
+            if decision.tool
+            else decision.rationale,
+            "steps": state["steps"] + 1,
+            "usage": usage_of(step),
+            "retries": 0,
+            "last_error": None,
+        }
+        if decision.next == "give_up":
+            update["outcome"] = "gave_up"
+        return update
+
+    async def caller(state: RunState, config: RunnableConfig) -> dict[str, Any]:
+        model = context.model("caller")
+        tools = context.schemas(state["tools"])
+        step = await call_tool(
+            model,
+            state["task"],
+            tools,
+            state["calls"],
+            state.get("rationale", ""),
+            state.get("last_error"),
+            token_sink(config, "caller"),
+            state.get("next_tool"),
+        )
+        call = step.parsed
+        record(
+            context,
+            run_id_of(config),
+            state["steps"],
+            step,
+            parsed_call={"name": call.name, "arguments": call.arguments},
+        )
+        next_id = (state["calls"][-1].id if state["calls"] else 0) + 1
+        planned = PlannedCall(id=next_id, name=call.name, arguments=call.arguments)
+        return {"pending": [planned], "steps": state["steps"] + 1, "usage": usage_of(step)}
+
+    async def executor(state: RunState, config: RunnableConfig) -> dict[str, Any]:
+        [call] = state["pending"]
+        repeated = next(
+            (
+                done
+                for done in state["calls"]
+                if done.ok and done.name == call.name and done.arguments == call.arguments
+            ),
+            None,
+        )
+        if repeated is not None:
+            # The result is already known and the model is looping: answer from what we have.
+            return {"pending": [], "next": "summarizer"}
+        rejected = ask_approval(context.registry, [call])
+        [done] = await execute_plan(context.registry, [call], state["calls"], rejected)
+        if done.error_kind == "arguments" and state.get("retries", 0) < context.limits.max_retries:
+            return {
+                "pending": [],
+                "next": "caller",
+                "retries": state.get("retries", 0) + 1,
+                "last_error": done.observation,
+            }
+        return {"pending": [], "next": "planner", "calls": [*state["calls"], done], "last_error": None}
+
+    async def summarizer(state: RunState, config: RunnableConfig) -> dict[str, Any]:
+        model = context.model("summarizer")
+        notes = {"gave_up": "No available tool fits this task.", "step_limit": "The step limit was reached."}
+        note = notes.get(state.get("outcome") or "", "")
+        step = await summarize(model, state["task"], state["calls"], note, token_sink(config, "summarizer"))
+        record(context, run_id_of(config), state["steps"], step)
+        return {
+            "answer": step.parsed,
+            "outcome": state.get("outcome") or "success",
+            "steps": state["steps"] + 1,
+            "usage": usage_of(step),
+        }
+
+    graph = StateGraph(RunState)
+    graph.add_node("retrieve", retrieve_node(context))
+    graph.add_node("planner", planner)
+    graph.add_node("caller", caller)
+    graph.add_node("executor", executor)
+    graph.add_node("summarizer", summarizer)
+    graph.add_edge(START, "retrieve")
+    graph.add_edge("retrieve", "planner")
+    graph.add_conditional_edges(
+        "planner",
+        lambda s: "caller" if s["next"] == "caller" else "summarizer",
+        ["caller", "summarizer"],
+    )
+    graph.add_edge("caller", "executor")
+    graph.add_conditional_edges("executor", lambda s: s["next"], ["caller", "planner", "summarizer"])
+    graph.add_edge("summarizer", END)
+    return graph

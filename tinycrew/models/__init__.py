@@ -1,0 +1,59 @@
+"""Models: specs, the packaged registry, and chat backends behind one protocol."""
+
+from tinycrew.models.base import BlockingChatModel
+from tinycrew.models.openai_backend import ModelRequestError, ModelUnavailableError, OpenAIChatModel
+from tinycrew.models.packaged import DEFAULT_MODEL, GEMMA_MODEL, PACKAGED_MODELS, TEACHER_MODEL
+from tinycrew.models.protocol import ChatModel
+from tinycrew.models.registry import (
+    ModelNotAvailableError,
+    ModelState,
+    ensure_local,
+    get_spec,
+    list_models,
+    model_state,
+)
+from tinycrew.models.spec import GenerationSettings, HubSource, ModelSpec, PackagedSource, PathSource
+from tinycrew.models.toolcall_parsing import parse_tool_calls
+from tinycrew.models.types import ChatResult, StreamChunk, TokenLogprob, ToolCall, Usage
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "GEMMA_MODEL",
+    "PACKAGED_MODELS",
+    "TEACHER_MODEL",
+    "BlockingChatModel",
+    "ChatModel",
+    "ChatResult",
+    "GenerationSettings",
+    "HubSource",
+    "ModelNotAvailableError",
+    "ModelRequestError",
+    "ModelSpec",
+    "ModelState",
+    "ModelUnavailableError",
+    "OpenAIChatModel",
+    "PackagedSource",
+    "PathSource",
+    "StreamChunk",
+    "TokenLogprob",
+    "ToolCall",
+    "Usage",
+    "ensure_local",
+    "get_spec",
+    "list_models",
+    "load_model",
+    "model_state",
+    "parse_tool_calls",
+]
+
+
+def load_model(model: "str | ModelSpec | ChatModel | None" = None, **options: object) -> ChatModel:
+    """A chat model from a packaged name, a .gguf path, a spec, or an existing model (returned as is).
+
+    Example: `load_model()` gives the default local model; `load_model("/models/x.gguf", n_gpu_layers=-1)`.
+    """
+    if model is not None and not isinstance(model, str | ModelSpec):
+        return model
+    from tinycrew.models.llama_backend import LlamaCppModel
+
+    return LlamaCppModel(model, **options)  # type: ignore[arg-type]

@@ -1,0 +1,75 @@
+"""JSON-schema constrained decoding: schemas become llama.cpp GBNF grammars.
+
+A tool call decoded under `tool_call_schema(...)` is valid JSON whose `name` is one of the offered
+tools and whose `arguments` match that tool's parameter schema, by construction.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from functools import lru_cache
+from typing import Any
+
+_UNSUPPORTED_KEYS = ("title", "examples", "format", "$schema")
+
+
+def strict_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """A copy in which objects forbid extra keys and keywords the grammar converter chokes on are gone."""
+    schema = copy.deepcopy(schema)
+
+    def visit(node: Any) -> None:
+        if isinstance(node, dict):
+            for key in _UNSUPPORTED_KEYS:
+                if key in node and not isinstance(node[key], dict):
+                    node.pop(key)
+            if node.get("type") == "object" and "properties" in node:
+                node.setdefault("additionalProperties", False)
+            for value in node.values():
+                visit(value)
+        elif isinstance(node, list):
+            for item in node:
+                visit(item)
+
+    visit(schema)
+    return schema
+
+
+def _function(tool: dict[str, Any]) -> dict[str, Any]:
+    return tool.get("function", tool)
+
+
+def tool_call_schema(tools: list[dict[str, Any]]) -> dict[str, Any]:
+    """JSON schema of one call `{"name": ..., "arguments": {...}}` to any of the OpenAI-format tools."""
+    variants = []
+    for tool in tools:
+        function = _function(tool)
+        parameters = function.get("parameters") or {"type": "object", "properties": {}}
+        variants.append(
+            {
+                "type": "object",
+                "properties": {"name": {"const": function["name"]}, "arguments": strict_schema(parameters)},
+                "required": ["name", "arguments"],
+                "additionalProperties": False,
+            }
+        )
+    return variants[0] if len(variants) == 1 else {"oneOf": variants}
+
+
+@lru_cache(maxsize=256)
+def _grammar_from_text(schema_text: str) -> Any:
+    from llama_cpp import LlamaGrammar
+
+    return LlamaGrammar.from_json_schema(schema_text, verbose=False)
+
+
+def grammar_for_schema(schema: dict[str, Any]) -> Any:
+    """A (cached) `LlamaGrammar` accepting exactly the JSON documents valid under `schema`."""
+    return _grammar_from_text(json.dumps(schema))  # key order matters: it is the decoding order
+
+
+def grammar_from_gbnf(gbnf: str) -> Any:
+    """A `LlamaGrammar` from GBNF text, e.g. `root ::= "yes" | "no"`."""
+    from llama_cpp import LlamaGrammar
+
+    return LlamaGrammar.from_string(gbnf, verbose=False)

@@ -1,0 +1,304 @@
+"""In-process llama.cpp backend (llama-cpp-python).
+
+One loaded `Llama` per GGUF file and settings per process, guarded by a lock because llama.cpp
+contexts are not thread-safe. Prompts are rendered with the GGUF's own chat template and tokenized
+here, so consecutive calls that share a prefix (system prompt + tool schemas) reuse its KV cache; an
+optional RAM state cache keeps prefixes of other roles warm too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tinycrew.models.base import BlockingChatModel
+from tinycrew.models.grammar import grammar_for_schema, grammar_from_gbnf, tool_call_schema
+from tinycrew.models.registry import ensure_local, get_spec
+from tinycrew.models.spec import ModelSpec
+from tinycrew.models.toolcall_parsing import parse_tool_calls
+from tinycrew.models.types import (
+    ChatResult,
+    Message,
+    StreamChunk,
+    Timings,
+    TokenLogprob,
+    ToolCall,
+    ToolChoice,
+    Usage,
+)
+
+
+@dataclass
+class _Loaded:
+    """A loaded model, its context lock and its chat formatter."""
+
+    llama: Any
+    formatter: Any
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+_LOADED: dict[tuple[Any, ...], _Loaded] = {}
+_LOADED_LOCK = threading.Lock()
+
+
+def _load(path: Path, n_ctx: int, n_gpu_layers: int, n_threads: int, lora_path: str | None) -> _Loaded:
+    """Load once per (file, settings) and keep it for the life of the process."""
+    key = (str(path), n_ctx, n_gpu_layers, n_threads, lora_path)
+    with _LOADED_LOCK:
+        if key not in _LOADED:
+            from llama_cpp import Llama
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+            llama = Llama(
+                model_path=str(path),
+                n_ctx=n_ctx,
+                n_gpu_layers=n_gpu_layers,
+                n_threads=n_threads,
+                n_batch=512,
+                lora_path=lora_path,
+                verbose=False,
+            )
+            template = llama.metadata.get("tokenizer.chat_template")
+            if not template:
+                raise ValueError(f"{path.name} has no chat template; give ModelSpec.chat_format")
+            eos = llama._model.token_get_text(llama.token_eos())
+            bos = llama._model.token_get_text(llama.token_bos()) if llama.token_bos() >= 0 else ""
+            formatter = Jinja2ChatFormatter(template, eos_token=eos, bos_token=bos)
+            _LOADED[key] = _Loaded(llama=llama, formatter=formatter)
+        return _LOADED[key]
+
+
+class _LogprobRecorder:
+    """A logits processor that records the log-probability of each token the sampler picked.
+
+    llama-cpp-python only returns logprobs when every prompt token's logits are kept (`logits_all`),
+    which costs n_ctx x vocab floats; this keeps one step of logits instead.
+    """
+
+    def __init__(self) -> None:
+        self.previous: np.ndarray | None = None
+        self.previous_lse = 0.0
+        self.picked: list[tuple[int, float]] = []
+
+    def __call__(self, input_ids: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        if self.previous is not None and len(input_ids):
+            token = int(input_ids[-1])
+            self.picked.append((token, float(self.previous[token] - self.previous_lse)))
+        self.previous = np.array(scores, copy=True)
+        top = float(self.previous.max())
+        self.previous_lse = top + float(np.log(np.exp(self.previous - top).sum()))
+        return scores
+
+
+class LlamaCppModel(BlockingChatModel):
+    """A GGUF model run in-process by llama.cpp.
+
+    Example: `LlamaCppModel("qwen2.5-coder-0.5b-instruct-q4_k_m").chat([{"role": "user", "content": "hi"}])`.
+    `n_gpu_layers=-1` offloads everything to CUDA/Metal when llama-cpp-python was built with it.
+    """
+
+    def __init__(
+        self,
+        spec: ModelSpec | str | None = None,
+        *,
+        n_ctx: int | None = None,
+        n_gpu_layers: int = 0,
+        n_threads: int | None = None,
+        lora_path: str | None = None,
+        state_cache_bytes: int = 0,
+    ) -> None:
+        self.spec = get_spec(spec)
+        self.name = self.spec.name if lora_path is None else f"{self.spec.name}+{Path(lora_path).stem}"
+        self.path = ensure_local(self.spec)
+        threads = n_threads or int(os.environ.get("TINYCREW_THREADS", "0")) or len(os.sched_getaffinity(0))
+        self._loaded = _load(self.path, n_ctx or self.spec.context_length, n_gpu_layers, threads, lora_path)
+        if state_cache_bytes and self._loaded.llama.cache is None:
+            from llama_cpp import LlamaRAMCache
+
+            self._loaded.llama.set_cache(LlamaRAMCache(capacity_bytes=state_cache_bytes))
+
+    @property
+    def llama(self) -> Any:
+        """The underlying `llama_cpp.Llama` (shared by every LlamaCppModel on the same file)."""
+        return self._loaded.llama
+
+    def reset_cache(self) -> None:
+        """Forget the KV cache so the next call evaluates its whole prompt (for reproducible timings)."""
+        with self._loaded.lock:
+            self.llama.reset()
+
+    def render(self, messages: list[Message], tools: list[dict[str, Any]] | None = None) -> list[int]:
+        """The prompt tokens for a conversation, through the model's own chat template."""
+        formatted = self._loaded.formatter(messages=messages, tools=tools or None)
+        return self.llama.tokenize(formatted.prompt.encode("utf-8"), add_bos=False, special=True)
+
+    def _completion_args(
+        self,
+        messages: list[Message],
+        tools: list[dict[str, Any]] | None,
+        tool_choice: ToolChoice,
+        json_schema: dict[str, Any] | None,
+        grammar: str | None,
+        max_tokens: int | None,
+        temperature: float | None,
+        stop: list[str] | None,
+        logprobs: bool,
+    ) -> tuple[list[int], dict[str, Any], _LogprobRecorder | None, bool]:
+        constrained_call = bool(tools) and tool_choice != "auto" and tool_choice != "none"
+        offered = tools if tool_choice != "none" else None
+        if constrained_call:
+            assert tools is not None
+            chosen = [t for t in tools if (t.get("function") or t)["name"] == tool_choice] or tools
+            json_schema = tool_call_schema(chosen)
+        defaults = self.spec.defaults
+        args: dict[str, Any] = {
+            "max_tokens": max_tokens or defaults.max_tokens,
+            "temperature": defaults.temperature if temperature is None else temperature,
+            "top_p": defaults.top_p,
+            "repeat_penalty": defaults.repeat_penalty,
+            "stop": stop or None,
+        }
+        if grammar is not None:
+            args["grammar"] = grammar_from_gbnf(grammar)
+        elif json_schema is not None:
+            args["grammar"] = grammar_for_schema(json_schema)
+        recorder = _LogprobRecorder() if logprobs else None
+        if recorder is not None:
+            from llama_cpp import LogitsProcessorList
+
+            args["logits_processor"] = LogitsProcessorList([recorder])
+        return self.render(messages, offered), args, recorder, constrained_call
+
+    def _cached_prefix(self, tokens: list[int]) -> int:
+        """How many leading prompt tokens are already in the context's KV cache."""
+        cached = self.llama._input_ids[: self.llama.n_tokens]
+        common = 0
+        for a, b in zip(cached, tokens, strict=False):
+            if a != b:
+                break
+            common += 1
+        return common
+
+    def _finish(
+        self,
+        text: str,
+        finish_reason: str,
+        prompt_tokens: int,
+        completion_tokens: int,
+        cached: int,
+        started: float,
+        first: float | None,
+        tools: list[dict[str, Any]] | None,
+        constrained_call: bool,
+        recorder: _LogprobRecorder | None,
+    ) -> ChatResult:
+        now = time.perf_counter()
+        calls: list[ToolCall] = []
+        if constrained_call:
+            call = json.loads(text)
+            calls = [ToolCall(id=f"call_{int(now * 1e6) % 10**12}", **call)]
+        elif tools:
+            names = {(tool.get("function") or tool)["name"] for tool in tools}
+            calls = parse_tool_calls(text, names)
+        token_logprobs = None
+        if recorder is not None:
+            token_logprobs = [
+                TokenLogprob(token=self.llama.detokenize([token]).decode("utf-8", "replace"), logprob=value)
+                for token, value in recorder.picked
+            ]
+        return ChatResult(
+            model=self.name,
+            content=text,
+            tool_calls=calls,
+            finish_reason="tool_calls" if calls else finish_reason,
+            usage=Usage(
+                prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, cached_prompt_tokens=cached
+            ),
+            timings=Timings(ttft_s=(first or now) - started, total_s=now - started),
+            logprobs=token_logprobs,
+        )
+
+    def chat(
+        self,
+        messages: list[Message],
+        tools: list[dict[str, Any]] | None = None,
+        *,
+        tool_choice: ToolChoice = "auto",
+        json_schema: dict[str, Any] | None = None,
+        grammar: str | None = None,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        stop: list[str] | None = None,
+        logprobs: bool = False,
+    ) -> ChatResult:
+        """One completion. `tool_choice="required"` (or a tool name) decodes one call under a grammar."""
+        result: ChatResult | None = None
+        for chunk in self.stream(
+            messages,
+            tools,
+            tool_choice=tool_choice,
+            json_schema=json_schema,
+            grammar=grammar,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            stop=stop,
+            logprobs=logprobs,
+        ):
+            result = chunk.result or result
+        assert result is not None
+        return result
+
+    def stream(
+        self,
+        messages: list[Message],
+        tools: list[dict[str, Any]] | None = None,
+        *,
+        tool_choice: ToolChoice = "auto",
+        json_schema: dict[str, Any] | None = None,
+        grammar: str | None = None,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        stop: list[str] | None = None,
+        logprobs: bool = False,
+    ) -> Iterator[StreamChunk]:
+        """Text deltas as llama.cpp produces them; the last chunk carries the full `ChatResult`."""
+        tokens, args, recorder, constrained = self._completion_args(
+            messages, tools, tool_choice, json_schema, grammar, max_tokens, temperature, stop, logprobs
+        )
+        with self._loaded.lock:
+            started = time.perf_counter()
+            cached = self._cached_prefix(tokens)
+            first: float | None = None
+            pieces: list[str] = []
+            finish_reason = "stop"
+            completion_tokens = 0
+            for event in self.llama.create_completion(prompt=tokens, stream=True, **args):
+                choice = event["choices"][0]
+                completion_tokens += 1
+                if choice["text"]:
+                    first = first or time.perf_counter()
+                    pieces.append(choice["text"])
+                    yield StreamChunk(delta=choice["text"])
+                finish_reason = choice.get("finish_reason") or finish_reason
+            completion_tokens = max(0, self.llama.n_tokens - len(tokens)) or completion_tokens
+            result = self._finish(
+                "".join(pieces),
+                finish_reason,
+                len(tokens),
+                completion_tokens,
+                cached,
+                started,
+                first,
+                tools if tool_choice != "none" else None,
+                constrained,
+                recorder,
+            )
+        yield StreamChunk(result=result)
