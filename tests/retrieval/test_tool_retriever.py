@@ -142,3 +142,41 @@ def test_sees_tools_added_by_another_instance(tool_pool: list[dict[str, Any]], t
     second = ToolRetriever(tmp_path / "chroma")
     second.index([{"name": "news.headlines", "description": "Read today's top news headlines."}])
     assert first.retrieve("Read the news headlines", k=1) == ["news.headlines"]
+
+
+def test_each_part_of_a_request_gets_its_tool(tool_pool: list[dict[str, Any]]) -> None:
+    retriever = ToolRetriever(None)
+    retriever.index(tool_pool)
+    request = (
+        "I am planning a trip. Book me a flight ticket from Paris to Rome, then send an email to Bob"
+        " with the itinerary, and also start a countdown timer of 10 minutes."
+    )
+    hits = retriever.retrieve_scored(request, k=3)
+    assert {h.name for h in hits} == {"flights.book", "send_email", "set_timer"}
+    scores = [h.score for h in hits]
+    assert scores == sorted(scores, reverse=True)
+    assert len(retriever.retrieve(request, k=100)) == len(tool_pool)
+    # parts switched off: a plain sort by the fused similarity to the whole request
+    whole = ToolRetriever(None, part_baseline_rank=1)
+    whole.index(tool_pool)
+    plain = whole.retrieve_scored(request, k=len(tool_pool))
+    assert [h.score for h in plain] == sorted((h.score for h in plain), reverse=True)
+    assert plain[0].score <= hits[0].score  # a pick's score adds what it covers to that similarity
+
+
+def test_changing_the_embedding_space_reembeds(
+    tool_pool: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    retriever = ToolRetriever(None)
+    monkeypatch.setenv("TINYCREW_EMBEDDING_BACKEND", "torch")
+    assert len(retriever.index(tool_pool).upserted) == len(tool_pool)
+    monkeypatch.setenv("TINYCREW_EMBEDDING_BACKEND", "onnx")  # same vectors as torch: nothing to do
+    assert retriever.index(tool_pool).upserted == []
+    monkeypatch.setenv("TINYCREW_EMBEDDING_BACKEND", "onnx-int8")
+    assert len(retriever.index(tool_pool).upserted) == len(tool_pool)
+    assert retriever.retrieve("What is 10 factorial?", k=1) == ["math.factorial"]
+
+
+def test_bad_part_baseline_rank() -> None:
+    with pytest.raises(ValueError, match="part_baseline_rank"):
+        ToolRetriever(None, part_baseline_rank=0)

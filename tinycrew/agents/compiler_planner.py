@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from tinycrew.agents.common import CallRecord, RoleStep, TokenSink, history_text, run_model
+from tinycrew.agents.common import CallRecord, RoleStep, TokenSink, history_text, run_model, tool_catalog
 from tinycrew.models import ChatModel
 from tinycrew.models.grammar import strict_schema
 
@@ -92,16 +92,48 @@ def parse_plan(text: str, first_id: int = 1) -> list[PlannedCall]:
     return plan
 
 
+# Two worked examples with made-up tools: one plan with independent calls, one with a `$N` reference.
+# Small models copy the shape of a demonstrated plan far more reliably than they follow a rule.
+FEW_SHOT = [
+    (
+        "- search_flights(origin, destination): Find flights.\n- get_weather(city): Weather in a city.",
+        "Find flights from Rome to Oslo and the weather in Oslo.",
+        [("search_flights", {"origin": "Rome", "destination": "Oslo"}), ("get_weather", {"city": "Oslo"})],
+    ),
+    (
+        "- get_capital(country): The capital city of a country.\n- get_weather(city): Weather in a city.",
+        "What is the weather in the capital of Peru?",
+        [("get_capital", {"country": "Peru"}), ("get_weather", {"city": "$1"})],
+    ),
+    (
+        "- find_email(name): Email address of a contact.\n- send_email(to, body): Send an email.",
+        "Look up Maria's email address, then send her 'See you at 5'.",
+        [("find_email", {"name": "Maria"}), ("send_email", {"to": "$1", "body": "See you at 5"})],
+    ),
+]
+EXAMPLES: list[dict[str, Any]] = [
+    message
+    for catalog, task, plan in FEW_SHOT
+    for message in (
+        {"role": "user", "content": f"Tools:\n{catalog}\n\nTask: {task}"},
+        {
+            "role": "assistant",
+            "content": json.dumps({"calls": [{"name": name, "arguments": args} for name, args in plan]}),
+        },
+    )
+]
+
+
 def compiler_messages(
-    task: str, calls: list[CallRecord], feedback: str | None = None
+    task: str, tools: list[dict[str, Any]], calls: list[CallRecord], feedback: str | None = None
 ) -> list[dict[str, Any]]:
     """The planner's prompt; on a replan it sees the previous calls, their results and the joiner's note."""
-    user = f"Task: {task}"
+    user = f"Tools:\n{tool_catalog(tools)}\n\nTask: {task}"
     if calls:
         user += f"\n\nCalls already made (numbered; results can be referenced):\n{history_text(calls)}"
         user += f"\n\nThe task is not done yet: {feedback or 'plan the remaining calls'}."
         user += f" Number new calls from {calls[-1].id + 1}."
-    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
+    return [{"role": "system", "content": SYSTEM}, *EXAMPLES, {"role": "user", "content": user}]
 
 
 async def plan_calls(
@@ -113,9 +145,9 @@ async def plan_calls(
     on_token: TokenSink | None = None,
 ) -> RoleStep:
     """Write the plan; `parsed` is a list of `PlannedCall` numbered after the calls already made."""
-    messages = compiler_messages(task, calls, feedback)
+    messages = compiler_messages(task, tools, calls, feedback)
     result = await run_model(
-        model, messages, on_token, tools=tools, json_schema=plan_schema(tools), max_tokens=600, logprobs=True
+        model, messages, on_token, json_schema=plan_schema(tools), max_tokens=600, logprobs=True
     )
     first_id = calls[-1].id + 1 if calls else 1
     plan = parse_plan(result.content, first_id)

@@ -18,9 +18,9 @@ choose replan only when more tool calls are clearly needed."""
 SCHEMA = {
     "type": "object",
     "properties": {
-        "thought": {"type": "string", "maxLength": 300},
+        "thought": {"type": "string", "maxLength": 200},
         "action": {"enum": ["finish", "replan"]},
-        "answer": {"type": "string", "maxLength": 800},
+        "answer": {"type": "string", "maxLength": 400},
     },
     "required": ["thought", "action", "answer"],
     "additionalProperties": False,
@@ -44,6 +44,6 @@ async def join(
 ) -> RoleStep:
     """Decide finish or replan; `parsed` is a `JoinDecision`."""
     messages = joiner_messages(task, calls)
-    result = await run_model(model, messages, on_token, json_schema=SCHEMA, max_tokens=400, logprobs=True)
+    result = await run_model(model, messages, on_token, json_schema=SCHEMA, max_tokens=250, logprobs=True)
     decision = JoinDecision.model_validate(json.loads(result.content))
     return RoleStep(role="joiner", model=model.name, messages=messages, result=result, parsed=decision)

@@ -24,7 +24,7 @@ async def summarize(
 ) -> RoleStep:
     """Write the answer; `parsed` is the answer text."""
     messages = summarizer_messages(task, calls, note)
-    result = await run_model(model, messages, on_token, max_tokens=256, logprobs=True)
+    result = await run_model(model, messages, on_token, max_tokens=160, logprobs=True)
     return RoleStep(
         role="summarizer", model=model.name, messages=messages, result=result, parsed=result.content.strip()
     )

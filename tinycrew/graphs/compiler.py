@@ -10,7 +10,7 @@ from langgraph.graph import END, START, StateGraph
 from tinycrew.agents import join, plan_calls
 from tinycrew.graphs.common import retrieve_node, run_id_of, token_sink
 from tinycrew.graphs.execution import ask_approval, execute_plan
-from tinycrew.graphs.state import GraphContext, RunState, record, usage_of
+from tinycrew.graphs.state import GraphContext, RunState, commit_step, record, step_record, usage_of
 
 
 def build_compiler(context: GraphContext) -> StateGraph:
@@ -26,14 +26,22 @@ def build_compiler(context: GraphContext) -> StateGraph:
         )
         plan = step.parsed
         first = plan[0].model_dump(include={"name", "arguments"}) if plan else None
-        record(context, run_id_of(config), state["steps"], step, parsed_call=first)
-        return {"pending": plan, "steps": state["steps"] + 1, "usage": usage_of(step)}
+        row = step_record(run_id_of(config), state["steps"], step, first)
+        if not plan:
+            commit_step(context, row)
+        return {
+            "pending": plan,
+            "steps": state["steps"] + 1,
+            "usage": usage_of(step),
+            "open_step": row if plan else None,
+        }
 
     async def executor(state: RunState, config: RunnableConfig) -> dict[str, Any]:
         plan = state["pending"]
         rejected = ask_approval(context.registry, plan)
         done = await execute_plan(context.registry, plan, state["calls"], rejected)
-        return {"calls": [*state["calls"], *done], "pending": []}
+        commit_step(context, state.get("open_step"), done)
+        return {"calls": [*state["calls"], *done], "pending": [], "open_step": None}
 
     async def joiner(state: RunState, config: RunnableConfig) -> dict[str, Any]:
         model = context.model("joiner")

@@ -42,6 +42,7 @@ class RunState(TypedDict, total=False):
     answer: str | None
     outcome: str | None
     usage: Annotated[Usage, merge_usage]
+    open_step: dict[str, Any] | None  # a recorded step waiting for its tool observation
 
 
 @dataclass
@@ -85,39 +86,48 @@ def usage_of(step: RoleStep) -> Usage:
     }
 
 
-def record(
-    context: GraphContext,
-    run_id: str,
-    index: int,
-    step: RoleStep,
-    *,
-    parsed_call: dict[str, Any] | None = None,
-    validation_error: str | None = None,
-    observation: str | None = None,
-) -> None:
-    """Write one role step to the trajectory store (when recording is on)."""
-    if context.recorder is None:
-        return
-
+def step_record(
+    run_id: str, index: int, step: RoleStep, parsed_call: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The trajectory row of one role step, as plain JSON (it may wait in the state for its observation)."""
     confidence = {}
     if step.result.mean_logprob is not None:
         confidence["mean_logprob"] = step.result.mean_logprob
-    context.recorder.record_step(
-        StepRecord(
-            run_id=run_id,
-            index=index,
-            role=step.role,
-            model=step.model,
-            messages=step.messages,
-            tools=step.tools,
-            raw_output=step.result.content,
-            parsed_call=parsed_call,
-            validation_error=validation_error,
-            error=step.error,
-            observation=observation,
-            prompt_tokens=step.result.usage.prompt_tokens,
-            completion_tokens=step.result.usage.completion_tokens,
-            latency_s=step.result.timings.total_s,
-            confidence=confidence,
-        )
-    )
+    return StepRecord(
+        run_id=run_id,
+        index=index,
+        role=step.role,
+        model=step.model,
+        messages=step.messages,
+        tools=step.tools,
+        raw_output=step.result.content,
+        parsed_call=parsed_call,
+        error=step.error,
+        prompt_tokens=step.result.usage.prompt_tokens,
+        completion_tokens=step.result.usage.completion_tokens,
+        latency_s=step.result.timings.total_s,
+        confidence=confidence,
+    ).model_dump(mode="json")
+
+
+def commit_step(context: GraphContext, row: dict[str, Any] | None, calls: list[CallRecord] = ()) -> None:
+    """Write a step row, with what its calls produced, to the trajectory store (when recording is on)."""
+    if context.recorder is None or row is None:
+        return
+    if calls:
+        failures = [c for c in calls if c.error_kind == "arguments"]
+        errors = [c for c in calls if not c.ok and c.error_kind != "arguments"]
+        row = row | {
+            "observation": "\n".join(call.observation for call in calls),
+            "validation_error": failures[0].observation if failures else None,
+            "error": errors[0].observation if errors else row.get("error"),
+        }
+    context.recorder.record_step(StepRecord.model_validate(row))
+
+
+def record(
+    context: GraphContext, run_id: str, index: int, step: RoleStep, parsed_call: dict[str, Any] | None = None
+) -> None:
+    """Record a step that has no tool observation to wait for."""
+    if context.recorder is not None:
+        commit_step(context, step_record(run_id, index, step, parsed_call))

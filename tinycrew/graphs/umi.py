@@ -15,7 +15,7 @@ from langgraph.graph import END, START, StateGraph
 from tinycrew.agents import PlannedCall, call_tool, plan_next, summarize
 from tinycrew.graphs.common import retrieve_node, run_id_of, step_limit_reached, token_sink
 from tinycrew.graphs.execution import ask_approval, execute_plan
-from tinycrew.graphs.state import GraphContext, RunState, record, usage_of
+from tinycrew.graphs.state import GraphContext, RunState, commit_step, record, step_record, usage_of
 
 
 def build_umi(context: GraphContext) -> StateGraph:
@@ -60,16 +60,11 @@ def build_umi(context: GraphContext) -> StateGraph:
             state.get("next_tool"),
         )
         call = step.parsed
-        record(
-            context,
-            run_id_of(config),
-            state["steps"],
-            step,
-            parsed_call={"name": call.name, "arguments": call.arguments},
-        )
+        parsed = {"name": call.name, "arguments": call.arguments}
+        row = step_record(run_id_of(config), state["steps"], step, parsed)
         next_id = (state["calls"][-1].id if state["calls"] else 0) + 1
         planned = PlannedCall(id=next_id, name=call.name, arguments=call.arguments)
-        return {"pending": [planned], "steps": state["steps"] + 1, "usage": usage_of(step)}
+        return {"pending": [planned], "steps": state["steps"] + 1, "usage": usage_of(step), "open_step": row}
 
     async def executor(state: RunState, config: RunnableConfig) -> dict[str, Any]:
         [call] = state["pending"]
@@ -83,17 +78,26 @@ def build_umi(context: GraphContext) -> StateGraph:
         )
         if repeated is not None:
             # The result is already known and the model is looping: answer from what we have.
-            return {"pending": [], "next": "summarizer"}
+            commit_step(context, state.get("open_step"), [repeated])
+            return {"pending": [], "next": "summarizer", "open_step": None}
         rejected = ask_approval(context.registry, [call])
         [done] = await execute_plan(context.registry, [call], state["calls"], rejected)
+        commit_step(context, state.get("open_step"), [done])
         if done.error_kind == "arguments" and state.get("retries", 0) < context.limits.max_retries:
             return {
                 "pending": [],
+                "open_step": None,
                 "next": "caller",
                 "retries": state.get("retries", 0) + 1,
                 "last_error": done.observation,
             }
-        return {"pending": [], "next": "planner", "calls": [*state["calls"], done], "last_error": None}
+        return {
+            "pending": [],
+            "open_step": None,
+            "next": "planner",
+            "calls": [*state["calls"], done],
+            "last_error": None,
+        }
 
     async def summarizer(state: RunState, config: RunnableConfig) -> dict[str, Any]:
         model = context.model("summarizer")

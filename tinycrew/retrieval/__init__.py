@@ -14,12 +14,16 @@ from tinycrew.retrieval.documents import (
 )
 from tinycrew.retrieval.embedding import (
     MiniLMEmbeddingFunction,
+    embed_queries,
     embed_query,
     embed_texts,
+    embedding_backend,
     load_embedding_model,
 )
 from tinycrew.retrieval.examples import Example, ExampleRetriever
+from tinycrew.retrieval.intents import split_request
 from tinycrew.retrieval.lexical import LexicalIndex
+from tinycrew.retrieval.onnx_backend import OnnxEncoder, onnx_model_path
 from tinycrew.retrieval.store import default_store_path, open_collection
 from tinycrew.retrieval.tool_text import (
     ToolLike,
@@ -28,9 +32,17 @@ from tinycrew.retrieval.tool_text import (
     tool_document,
     tool_schema_hash,
 )
-from tinycrew.retrieval.tools import IndexResult, ScoredTool, ToolRetriever
+from tinycrew.retrieval.tools import (
+    DEFAULT_LEXICAL_WEIGHT,
+    PART_BASELINE_RANK,
+    IndexResult,
+    ScoredTool,
+    ToolRetriever,
+)
 
 __all__ = [
+    "DEFAULT_LEXICAL_WEIGHT",
+    "PART_BASELINE_RANK",
     "Chunk",
     "DocumentHit",
     "DocumentRetriever",
@@ -39,21 +51,26 @@ __all__ = [
     "IndexResult",
     "LexicalIndex",
     "MiniLMEmbeddingFunction",
+    "OnnxEncoder",
     "ScoredTool",
     "ToolLike",
     "ToolRetriever",
     "chunk_sections",
     "chunk_text",
     "default_store_path",
+    "embed_queries",
     "embed_query",
     "embed_texts",
+    "embedding_backend",
     "format_hits",
     "function_schema",
     "load_embedding_model",
+    "onnx_model_path",
     "open_collection",
     "read_pdf_pages",
     "search_documents_tool",
     "split_identifier",
+    "split_request",
     "split_sections",
     "tool_document",
     "tool_schema_hash",

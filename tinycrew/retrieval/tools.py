@@ -14,7 +14,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from tinycrew.retrieval.embedding import embed_query, embed_texts
+from tinycrew.retrieval.embedding import embed_queries, embed_texts, embedding_space
+from tinycrew.retrieval.intents import split_request
 from tinycrew.retrieval.lexical import LexicalIndex
 from tinycrew.retrieval.store import open_collection
 from tinycrew.retrieval.tool_text import (
@@ -30,8 +31,15 @@ logger = logging.getLogger(__name__)
 _BATCH = 512
 _MIN_CANDIDATES = 50
 DEFAULT_LEXICAL_WEIGHT = 0.4
-"""Share of TF-IDF similarity in the ranking. Picked by a sweep on BFCL (0.2 to 0.7 all gave overall
-recall@5 between 0.91 and 0.93, against 0.88 for embeddings alone); see docs/retrieval.md."""
+"""Share of TF-IDF similarity in the fused score. Chosen on the *train* split of BFCL
+(`tinycrew.evals.bfcl_data.split_of(id) == "train"`, 810 of the 1000 questions), jointly with
+`PART_BASELINE_RANK`, as the best train recall@5 over 0.1, 0.2, ..., 0.7 (`benchmarks/bench_retrieval.py
+--sweep`); the eval split is only reported."""
+PART_BASELINE_RANK = 20
+"""A part of a multi-part request promotes a tool only by how far the tool's score for that part rises
+above the part's 20th best score, i.e. only its top 19 can gain: a part that asks for nothing ("Can you
+help me?") has no tool standing out, so it promotes little. Chosen on the train split from 1 (parts off),
+5, 10, 20, jointly with the lexical weight, with the int8 backend (`--sweep`; 10 was within 0.001)."""
 
 
 @dataclass(frozen=True)
@@ -43,10 +51,12 @@ class IndexResult:
 
 
 class ScoredTool(NamedTuple):
-    """A retrieved tool: its cosine distance to the query (0 = same direction) and its fused score.
+    """A retrieved tool: its cosine distance to the query (0 = same direction) and its ranking score.
 
-    Tools are ranked by `score` = (1 - w) * (1 - distance) + w * lexical similarity, w the retriever's
-    `lexical_weight`.
+    For a request with one part, `score` is the fused similarity (1 - w) * (1 - distance) + w * lexical
+    similarity, w the retriever's `lexical_weight`. For a request of several parts (see
+    `split_request`), it adds what the tool contributes to covering parts that the tools ranked before it
+    left uncovered; scores never increase down the list.
     """
 
     name: str
@@ -66,15 +76,21 @@ class ToolRetriever:
         store_path: str | Path | None = None,
         collection: str = "tools",
         lexical_weight: float = DEFAULT_LEXICAL_WEIGHT,
+        part_baseline_rank: int = PART_BASELINE_RANK,
     ) -> None:
         """Open (or create) the collection `collection` in the store at `store_path`.
 
-        `lexical_weight` in [0, 1] mixes TF-IDF word overlap into the ranking (0: embeddings only).
+        `lexical_weight` in [0, 1] mixes TF-IDF word overlap into the ranking (0: embeddings only);
+        `part_baseline_rank` (>= 1) is how deep into its own ranking a part of a request can promote
+        tools (1: parts promote nothing; see `PART_BASELINE_RANK`).
         """
         if not 0.0 <= lexical_weight <= 1.0:
             raise ValueError(f"lexical_weight must be within [0, 1], got {lexical_weight}")
+        if part_baseline_rank < 1:
+            raise ValueError(f"part_baseline_rank must be at least 1, got {part_baseline_rank}")
         self._collection = open_collection(store_path, collection)
         self._lexical_weight = lexical_weight
+        self._part_baseline_rank = part_baseline_rank
         self._lexical: LexicalIndex | None = None
         self._embeddings = np.zeros((0, 0), dtype=np.float32)
 
@@ -108,12 +124,14 @@ class ToolRetriever:
             got = self._collection.get(ids=names[start : start + _BATCH], include=["metadatas"])
             stored.update(zip(got["ids"], got["metadatas"] or [], strict=True))
 
+        space = embedding_space()
         changed = [
             name
             for name, (_, digest) in pending.items()
             if name not in stored
             or stored[name].get("schema_hash") != digest
             or stored[name].get("doc_version") != DOC_VERSION
+            or stored[name].get("embedding_space", "minilm-l6-v2") != space
         ]
         changed_set = set(changed)
         unchanged = [name for name in names if name not in changed_set]
@@ -124,7 +142,10 @@ class ToolRetriever:
                 ids=batch,
                 documents=documents,
                 embeddings=embed_texts(documents),
-                metadatas=[{"schema_hash": pending[n][1], "doc_version": DOC_VERSION} for n in batch],
+                metadatas=[
+                    {"schema_hash": pending[n][1], "doc_version": DOC_VERSION, "embedding_space": space}
+                    for n in batch
+                ],
             )
         if changed:
             self._lexical = None
@@ -139,9 +160,12 @@ class ToolRetriever:
             self._lexical = None
 
     def _lexical_index(self) -> LexicalIndex:
-        """TF-IDF index (and embedding matrix) of the stored tools, rebuilt after changes.
+        """TF-IDF index and embedding matrix of the stored tools: the in-memory copy that queries score.
 
-        Rebuilt after this instance changed the collection, or when its size changed under it.
+        Rebuilt after this instance changed the collection, or when its size changed under it (another
+        instance or process added or removed tools); a schema another instance changed in place, which
+        keeps the size, shows here only in a new instance. Scoring a thousand tools exactly from memory
+        takes well under a millisecond, less than asking ChromaDB's approximate index for candidates.
         """
         if self._lexical is None or len(self._lexical) != self._collection.count():
             got = self._collection.get(include=["documents", "embeddings"])
@@ -155,41 +179,70 @@ class ToolRetriever:
         return self._lexical
 
     def retrieve_scored(self, query: str, k: int = 5) -> list[ScoredTool]:
-        """The k tools that best match `query`, best first, with distances and fused scores.
+        """The k tools that best match `query`, best first, with distances and ranking scores.
 
-        ChromaDB supplies the nearest candidates by embedding, TF-IDF the best by words; the union is
-        ranked by the fused score.
+        Every tool is scored, exactly, from the embeddings and documents read out of ChromaDB (cached in
+        memory, see `_lexical_index`): with one part, that is a sort by fused score (see `ScoredTool`).
+        With several (see `split_request`), tools are picked greedily: each pick maximises the fused
+        score for the whole request plus, summed over the parts, how far the tool's fused score for the
+        part exceeds the best score any earlier pick reached for it (at least the part's
+        `part_baseline_rank`-th best score). A part already served by a near-duplicate so stops pulling
+        in more of the same, and each thing the request asks for gets a slot.
         """
         if k <= 0:
             return []
-        vector = embed_query(query)
-        n_candidates = max(k, _MIN_CANDIDATES)
-        result = self._collection.query(
-            query_embeddings=[vector], n_results=n_candidates, include=["distances"]
-        )
-        distances = result["distances"][0] if result["distances"] else []
-        similarity = {name: 1.0 - float(d) for name, d in zip(result["ids"][0], distances, strict=True)}
+        lexical = self._lexical_index()
+        if not len(lexical):
+            return []
+        parts = split_request(query) if self._part_baseline_rank > 1 else [query]
+        texts = [query, *parts] if len(parts) > 1 else [query]
+        vectors = embed_queries(texts)
         weight = self._lexical_weight
-        if weight == 0.0 or not similarity:
-            lexical_of: dict[str, float] = {}
-        else:
-            lexical = self._lexical_index()
-            scores = lexical.scores(query)
-            best = np.argsort(-scores)[:n_candidates]
-            lexical_of = {lexical.ids[i]: float(scores[i]) for i in best if scores[i] > 0}
-            for name in [n for n in lexical_of if n not in similarity]:  # found by words only
-                similarity[name] = float(self._embeddings[lexical.position(name)] @ vector)
-            for name in similarity.keys() - lexical_of.keys():
-                lexical_of[name] = float(scores[lexical.position(name)]) if name in lexical else 0.0
-        ranked = sorted(
-            (
-                ScoredTool(name, 1.0 - sim, (1.0 - weight) * sim + weight * lexical_of.get(name, 0.0))
-                for name, sim in similarity.items()
-            ),
-            key=lambda hit: hit.score,
-            reverse=True,
-        )
-        return ranked[:k]
+        similarity = vectors @ self._embeddings.T  # (texts, tools): cosine, all vectors unit length
+        fused = (1.0 - weight) * similarity
+        if weight > 0.0:
+            fused += weight * lexical.scores_many(texts)
+        n_candidates = min(max(k, _MIN_CANDIDATES), len(lexical))
+        candidates = np.argpartition(-fused[0], n_candidates - 1)[:n_candidates]
+        if len(texts) == 1:
+            best = candidates[np.argsort(-fused[0][candidates], kind="stable")][:k]
+            return [
+                ScoredTool(lexical.ids[i], 1.0 - float(similarity[0, i]), float(fused[0, i])) for i in best
+            ]
+        depth = min(self._part_baseline_rank, len(lexical))
+        part_tops = np.argpartition(-fused[1:], depth - 1, axis=1)[:, : depth - 1]
+        candidates = np.union1d(candidates, part_tops.ravel())
+        return self._cover_parts(lexical.ids, candidates, similarity[0], fused, k)
+
+    def _cover_parts(
+        self,
+        ids: list[str],
+        candidates: np.ndarray,
+        similarity: np.ndarray,
+        fused: np.ndarray,
+        k: int,
+    ) -> list[ScoredTool]:
+        """Greedy selection for a multi-part request (see `retrieve_scored`) among `candidates`.
+
+        `fused` has the whole request's row first, then one row per part, over all tools. Marginal gains
+        only shrink as parts get covered, so each pick's score is at most the previous one's: the list
+        stays sorted by score.
+        """
+        depth = min(self._part_baseline_rank, fused.shape[1])
+        covered = -np.partition(-fused[1:], depth - 1, axis=1)[:, depth - 1]
+        whole = fused[0, candidates]
+        per_part = fused[1:, candidates]  # (parts, candidates)
+        taken = np.zeros(len(candidates), dtype=bool)
+        chosen: list[ScoredTool] = []
+        for _ in range(min(k, len(candidates))):
+            gain = whole + np.maximum(per_part - covered[:, None], 0.0).sum(axis=0)
+            gain[taken] = -np.inf
+            j = int(np.argmax(gain))
+            taken[j] = True
+            covered = np.maximum(covered, per_part[:, j])
+            i = int(candidates[j])
+            chosen.append(ScoredTool(ids[i], 1.0 - float(similarity[i]), float(gain[j])))
+        return chosen
 
     def retrieve(self, query: str, k: int = 5) -> list[str]:
         """Names of the k tools that best match `query`, best first (see `retrieve_scored`)."""

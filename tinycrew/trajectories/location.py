@@ -1,19 +1,14 @@
-"""Where the default trajectory store lives: $TINYCREW_HOME, else the user's cache dir for tinycrew."""
+"""Where the default trajectory store lives: `trajectories.sqlite` under TINYCREW_HOME."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-import platformdirs
+from tinycrew.paths import tinycrew_home
 
 STORE_FILENAME = "trajectories.sqlite"
 
-
-def tinycrew_home() -> Path:
-    """The directory tinycrew keeps its state in: $TINYCREW_HOME, else platformdirs' user cache dir."""
-    env = os.environ.get("TINYCREW_HOME")
-    return Path(env).expanduser() if env else Path(platformdirs.user_cache_dir("tinycrew"))
+__all__ = ["STORE_FILENAME", "default_store_path", "tinycrew_home"]
 
 
 def default_store_path() -> Path:

@@ -1,0 +1,106 @@
+"""save_report / load_report / markdown_table on a report scored from real BFCL entries (no model needed)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tinycrew.evals import CATEGORIES, load_category, score_output
+from tinycrew.evals.report import load_report, markdown_table, render_report, save_report, table_rows
+from tinycrew.evals.runner import BfclReport, CellResult, EntryResult
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+# One right and one wrong prompting-mode answer per category, in BFCL's own format.
+ANSWERS = {
+    "simple_python": ["[calculate_triangle_area(base=10, height=5)]", "[calculate_triangle_area(base=1)]"],
+    "multiple": ["[triangle_properties.get(side1=5, side2=4, side3=3)]", "no idea"],
+    "parallel": [
+        "[spotify.play(artist='Taylor Swift', duration=20), spotify.play(artist='Maroon 5', duration=15)]",
+        "[spotify.play(artist='Taylor Swift', duration=20)]",
+    ],
+    "parallel_multiple": [
+        "[math_toolkit.product_of_primes(count=5), "
+        "math_toolkit.sum_of_multiples(lower_limit=1, upper_limit=1000, multiples=[3, 5])]",
+        "[math_toolkit.product_of_primes(count=5)]",
+    ],
+    "irrelevance": ["I cannot help with that.", "[determine_body_mass_index(weight=70.0, height=1.8)]"],
+}
+
+
+def _report() -> BfclReport:
+    """Two modes on every category; the second mode gets the wrong answers first."""
+    report = BfclReport(model="hand-scored", modes=["prompt", "native"], categories=list(CATEGORIES), limit=1)
+    for mode in report.modes:
+        for category in CATEGORIES:
+            entry = load_category(category, limit=1)[0]
+            answers = ANSWERS[category] if mode == "prompt" else ANSWERS[category][::-1]
+            scored = score_output(entry, answers[0])
+            result = EntryResult(
+                id=entry.id,
+                ok=scored.ok,
+                reason=scored.reason,
+                output=answers[0],
+                prompt_tokens=100,
+                completion_tokens=10,
+                seconds=0.5,
+                model_calls=1,
+            )
+            report.cells.append(CellResult(mode=mode, category=category, entries=[result]))
+    return report
+
+
+def test_cells_summarise_their_entries() -> None:
+    report = _report()
+    simple = report.cell("prompt", "simple_python")
+    assert (simple.n, simple.correct, simple.accuracy) == (1, 1, 1.0)
+    assert report.cell("native", "simple_python").correct == 0
+    assert report.cell("prompt", "irrelevance").entries[0].reason == "ok: no call"
+    assert report.cell("native", "irrelevance").failure_reasons() == {"irrelevance": 1}
+    assert simple.score.accuracy == 1.0 and simple.mean_prompt_tokens == 100
+    with pytest.raises(KeyError):
+        report.cell("umi", "simple_python")
+
+
+def test_markdown_table_has_every_mode_and_category() -> None:
+    report = _report()
+    text = markdown_table(report)
+    header, rows = table_rows(report)
+    assert header == ["mode", *CATEGORIES, "prompt tok", "completion tok", "s/entry"]
+    assert [row[0] for row in rows] == ["prompt", "native"]
+    for name in (*report.modes, *CATEGORIES):
+        assert name in text
+    prompt_row = next(line for line in text.splitlines() if line.startswith("| prompt"))
+    assert prompt_row.count("100.0% (1/1)") == len(CATEGORIES) and prompt_row.endswith("| 100 | 10 | 0.5 |")
+    native_row = next(line for line in text.splitlines() if line.startswith("| native"))
+    assert native_row.count("0.0% (0/1)") == len(CATEGORIES)
+
+
+def test_save_report_writes_json_markdown_and_png(tmp_path: Path) -> None:
+    report = _report()
+    files = save_report(report, tmp_path / "out")
+    assert set(files) == {"json", "markdown", "plot"}
+    assert files["plot"].read_bytes()[:8] == PNG_MAGIC and files["plot"].stat().st_size > 5000
+    assert files["markdown"].read_text() == markdown_table(report)
+    data = json.loads(files["json"].read_text())
+    first = data["cells"][0]
+    assert (first["mode"], first["category"], first["n"], first["correct"]) == (
+        "prompt",
+        "simple_python",
+        1,
+        1,
+    )
+    assert first["entries"][0]["id"] == "simple_python_0"
+
+
+def test_load_report_round_trips_and_redraws(tmp_path: Path) -> None:
+    report = _report()
+    save_report(report, tmp_path)
+    loaded = load_report(tmp_path)
+    assert loaded == report
+    assert markdown_table(loaded) == markdown_table(report)
+    (tmp_path / "bfcl_accuracy.png").unlink()
+    files = render_report(loaded, tmp_path)
+    assert files["plot"].is_file() and files["markdown"].is_file()

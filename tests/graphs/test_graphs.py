@@ -1,0 +1,126 @@
+"""Every graph on the packaged 0.5B model with real tools."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from tinycrew.graphs import Agent
+from tinycrew.tools import ToolRegistry, tool
+from tinycrew.tools.builtin import builtin_tools, day_of_week
+
+pytestmark = pytest.mark.slow
+
+
+@tool
+def birthday(person: str) -> str:
+    """The birth date (YYYY-MM-DD) of a person in the team.
+
+    Args:
+        person: First name, e.g. "Alice".
+    """
+    return {"alice": "1990-06-15", "bob": "1985-01-01"}[person.strip().lower()]
+
+
+def agent(default_model, graph: str, tools=None, **options) -> Agent:
+    registry = tools or builtin_tools()
+    return Agent(registry, graph=graph, models=default_model, checkpointer="memory", record=False, **options)
+
+
+@pytest.mark.parametrize("graph", ["umi", "compiler", "react"])
+def test_single_tool_task(default_model, graph: str) -> None:
+    result = agent(default_model, graph).run("What is 1234 times 5678?")
+    assert result.status == "done" and result.outcome == "success"
+    assert any(call.name == "calculate" and call.observation == "7006652" for call in result.calls)
+    assert result.answer
+    assert result.usage[default_model.name]["completion_tokens"] > 0
+
+
+def test_compiler_runs_independent_calls_in_one_plan(default_model) -> None:
+    result = agent(default_model, "compiler").run("Compute 128 * 4 and also 1000 - 1.")
+    observations = {call.observation for call in result.calls if call.name == "calculate"}
+    assert {"512", "999"} <= observations
+    first_plan = [call for call in result.calls if call.id <= 2]
+    assert all(not call.depends_on for call in first_plan), "independent calls carry no dependency"
+
+
+def test_compiler_feeds_a_result_into_a_dependent_call(default_model) -> None:
+    registry = ToolRegistry([birthday, day_of_week])
+    result = agent(default_model, "compiler", registry).run(
+        "Find Alice's birthday, then tell me which day of the week that date was."
+    )
+    weekday = [call for call in result.calls if call.name == "day_of_week"]
+    assert weekday and weekday[0].depends_on, f"expected a $N dependency, got {result.calls}"
+    assert weekday[0].arguments["day"] == "1990-06-15" and weekday[0].observation == "Friday"
+
+
+def test_react_uses_native_tool_calls(default_model) -> None:
+    result = agent(default_model, "react").run("What weekday was 2024-03-05?")
+    assert [call.name for call in result.calls][:1] == ["day_of_week"]
+    assert "tuesday" in (result.answer or "").lower()
+
+
+def test_stream_yields_node_updates_tokens_and_the_result(default_model) -> None:
+    events = list(agent(default_model, "umi").stream("What is 3 + 4?"))
+    kinds = [kind for kind, _ in events]
+    assert kinds[-1] == "result" and "token" in kinds
+    nodes = {node for kind, value in events if kind == "update" for node in value}
+    assert {"retrieve", "planner", "caller", "executor", "summarizer"} <= nodes
+    roles = {value["role"] for kind, value in events if kind == "token"}
+    assert {"planner", "caller", "summarizer"} <= roles
+
+
+def test_step_limit_bounds_a_run(default_model) -> None:
+    from tinycrew.graphs import Limits
+
+    result = agent(default_model, "umi", limits=Limits(max_steps=2)).run("What is 2 + 2 and then 3 + 3?")
+    assert result.status == "done" and len(result.calls) <= 1
+
+
+def test_invalid_arguments_go_back_to_the_caller(default_model) -> None:
+    @tool
+    def repeat_word(word: str, times: int) -> str:
+        """Repeat a word.
+
+        Args:
+            word: The word.
+            times: How often, between 1 and 5.
+        """
+        if not 1 <= times <= 5:
+            raise ValueError("times must be between 1 and 5")
+        return " ".join([word] * times)
+
+    result = agent(default_model, "react", ToolRegistry([repeat_word])).run("Repeat the word 'hi' 3 times.")
+    assert any(call.name == "repeat_word" for call in result.calls)
+
+
+def test_arun_from_async_code(default_model) -> None:
+    result = asyncio.run(agent(default_model, "react").arun("What is 6 * 7?"))
+    assert any(call.observation == "42" for call in result.calls)
+
+
+def test_sync_tools_of_one_plan_run_in_parallel(default_model) -> None:
+    intervals: list[tuple[float, float]] = []
+
+    @tool
+    def slow_square(n: int) -> int:
+        """Square a number slowly.
+
+        Args:
+            n: The number.
+        """
+        started = time.monotonic()
+        time.sleep(1.0)
+        intervals.append((started, time.monotonic()))
+        return n * n
+
+    result = agent(default_model, "compiler", ToolRegistry([slow_square])).run(
+        "Square each of the numbers 2, 3 and 4."
+    )
+    squares = [call for call in result.calls if call.name == "slow_square" and call.ok]
+    assert {call.observation for call in squares} >= {"4", "9", "16"}
+    latest_start = max(start for start, _ in intervals[:3])
+    earliest_end = min(end for _, end in intervals[:3])
+    assert latest_start < earliest_end, "the three calls of the first plan overlapped in time"

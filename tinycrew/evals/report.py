@@ -1,0 +1,118 @@
+"""Write a BFCL report to disk: the results as JSON, a markdown table and a grouped-bar accuracy plot.
+
+Everything is derived from the JSON, so ``tinycrew eval report DIR`` (``render_report``) redraws the table
+and the plot from a saved run without running any model.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tinycrew.evals.runner import BfclReport
+
+RESULTS_FILE = "bfcl_results.json"
+TABLE_FILE = "bfcl_table.md"
+PLOT_FILE = "bfcl_accuracy.png"
+
+
+def table_rows(report: BfclReport) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of the summary table: one row per mode, ``acc (correct/n)`` per category, then the
+    mean prompt tokens, completion tokens and seconds per entry over all of the mode's entries."""
+    header = ["mode", *report.categories, "prompt tok", "completion tok", "s/entry"]
+    rows: list[list[str]] = []
+    for mode in report.modes:
+        cells = {cell.category: cell for cell in report.mode_cells(mode)}
+        row = [mode]
+        for category in report.categories:
+            cell = cells.get(category)
+            row.append(f"{cell.accuracy:.1%} ({cell.correct}/{cell.n})" if cell is not None else "-")
+        entries = [entry for cell in cells.values() for entry in cell.entries]
+        count = len(entries) or 1
+        row.append(f"{sum(e.prompt_tokens for e in entries) / count:.0f}")
+        row.append(f"{sum(e.completion_tokens for e in entries) / count:.0f}")
+        row.append(f"{sum(e.seconds for e in entries) / count:.1f}")
+        rows.append(row)
+    return header, rows
+
+
+def describe(report: BfclReport) -> str:
+    """One line saying what was run: model, split, limit, when and how long."""
+    split = report.split or "all"
+    limit = "none" if report.limit is None else str(report.limit)
+    return (
+        f"BFCL AST accuracy of {report.model} (split: {split}, limit: {limit} per category; "
+        f"{report.created}, {report.elapsed_s:.0f} s)"
+    )
+
+
+def markdown_table(report: BfclReport) -> str:
+    """The summary table in markdown, headed by the line ``describe`` writes."""
+    header, rows = table_rows(report)
+    lines = [
+        describe(report),
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join("---" for _ in header) + "|",
+        *("| " + " | ".join(row) + " |" for row in rows),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def plot_accuracy(report: BfclReport, path: str | Path) -> Path:
+    """Grouped bars, accuracy per category with one bar per mode, drawn with matplotlib's Agg canvas
+    (no display needed, and pyplot's global state is left alone)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    path = Path(path)
+    categories, modes = report.categories, report.modes
+    figure = Figure(figsize=(max(6.0, 1.6 * len(categories) + 3), 4.2), dpi=120)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    width = 0.8 / max(1, len(modes))
+    for index, mode in enumerate(modes):
+        cells = {cell.category: cell for cell in report.mode_cells(mode)}
+        heights = [100 * cells[c].accuracy if c in cells else 0.0 for c in categories]
+        offsets = [i - 0.4 + width * (index + 0.5) for i in range(len(categories))]
+        bars = axes.bar(offsets, heights, width, label=mode)
+        axes.bar_label(bars, fmt="%.0f", fontsize=7, padding=1)
+    axes.set_xticks(range(len(categories)), categories, rotation=15)
+    axes.set_ylim(0, 105)
+    axes.set_ylabel("accuracy (%)")
+    counts = sorted({cell.n for cell in report.cells})
+    per = "/".join(str(n) for n in counts)
+    axes.set_title(f"BFCL AST accuracy: {report.model} (n = {per} per category)", fontsize=9)
+    axes.legend(title="mode", fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path)
+    return path
+
+
+def render_report(report: BfclReport, out_dir: str | Path) -> dict[str, Path]:
+    """Write the markdown table and the plot of ``report`` into ``out_dir``; returns their paths."""
+    folder = Path(out_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    table = folder / TABLE_FILE
+    table.write_text(markdown_table(report), encoding="utf-8")
+    return {"markdown": table, "plot": plot_accuracy(report, folder / PLOT_FILE)}
+
+
+def save_report(report: BfclReport, out_dir: str | Path) -> dict[str, Path]:
+    """Write ``bfcl_results.json`` (every entry), ``bfcl_table.md`` and ``bfcl_accuracy.png`` into
+    ``out_dir``; returns ``{"json", "markdown", "plot"}`` paths."""
+    folder = Path(out_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    results = folder / RESULTS_FILE
+    text = json.dumps(report.to_dict(), indent=1, ensure_ascii=False, default=repr)
+    results.write_text(text + "\n", encoding="utf-8")
+    return {"json": results, **render_report(report, folder)}
+
+
+def load_report(path: str | Path) -> BfclReport:
+    """Read a report saved by ``save_report`` (the JSON file, or the folder that holds it)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / RESULTS_FILE
+    return BfclReport.from_dict(json.loads(path.read_text(encoding="utf-8")))
