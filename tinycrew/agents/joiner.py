@@ -1,4 +1,4 @@
-"""The joiner (LLMCompiler): after a plan ran, finish with an answer or ask for a replan."""
+"""The joiner (LLMCompiler): after a plan ran, decide finish or replan (the summarizer writes the answer)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from tinycrew.agents.common import CallRecord, RoleStep, TokenSink, history_text
 from tinycrew.models import ChatModel
 
 SYSTEM = """You check whether tool results answer a task. Reply with JSON:
-{"thought": "...", "action": "finish" or "replan", "answer": "..."}.
-Choose finish and write the final answer when the results are enough (or when no tool can help);
+{"thought": "...", "action": "finish" or "replan"}.
+Choose finish when the results answer every part of the task (or when no tool can help);
 choose replan only when more tool calls are clearly needed."""
 
 SCHEMA = {
@@ -20,9 +20,8 @@ SCHEMA = {
     "properties": {
         "thought": {"type": "string", "maxLength": 200},
         "action": {"enum": ["finish", "replan"]},
-        "answer": {"type": "string", "maxLength": 400},
     },
-    "required": ["thought", "action", "answer"],
+    "required": ["thought", "action"],
     "additionalProperties": False,
 }
 
@@ -30,7 +29,6 @@ SCHEMA = {
 class JoinDecision(BaseModel):
     thought: str
     action: Literal["finish", "replan"]
-    answer: str
 
 
 def joiner_messages(task: str, calls: list[CallRecord]) -> list[dict[str, Any]]:
@@ -44,6 +42,6 @@ async def join(
 ) -> RoleStep:
     """Decide finish or replan; `parsed` is a `JoinDecision`."""
     messages = joiner_messages(task, calls)
-    result = await run_model(model, messages, on_token, json_schema=SCHEMA, max_tokens=250, logprobs=True)
+    result = await run_model(model, messages, on_token, json_schema=SCHEMA, max_tokens=120, logprobs=True)
     decision = JoinDecision.model_validate(json.loads(result.content))
     return RoleStep(role="joiner", model=model.name, messages=messages, result=result, parsed=decision)

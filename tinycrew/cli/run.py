@@ -33,7 +33,7 @@ def _show_update(node: str, changes: dict[str, Any]) -> None:
 
 def run_command(
     task: str = typer.Argument(..., help="what the agent should do"),
-    graph: str = typer.Option("umi", help="umi | compiler | react"),
+    graph: str = typer.Option("compiler", help="compiler | umi | react"),
     model: str = typer.Option(None, help="packaged model name or .gguf path (default: the packaged 0.5B)"),
     record: bool = typer.Option(True, help="record the trajectory under TINYCREW_HOME"),
     checkpointer: str = typer.Option("sqlite", help='"sqlite", "memory", a path or a postgresql:// URL'),

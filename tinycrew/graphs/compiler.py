@@ -7,14 +7,14 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 
-from tinycrew.agents import join, plan_calls
+from tinycrew.agents import join, plan_calls, summarize
 from tinycrew.graphs.common import retrieve_node, run_id_of, token_sink
 from tinycrew.graphs.execution import ask_approval, execute_plan
 from tinycrew.graphs.state import GraphContext, RunState, commit_step, record, step_record, usage_of
 
 
 def build_compiler(context: GraphContext) -> StateGraph:
-    """planner -> task-fetching unit (parallel) -> joiner -> END | planner (bounded replans)."""
+    """planner -> task-fetching unit (parallel) -> joiner -> summarizer | planner (bounded replans)."""
 
     async def planner(state: RunState, config: RunnableConfig) -> dict[str, Any]:
         model = context.model("planner")
@@ -59,18 +59,27 @@ def build_compiler(context: GraphContext) -> StateGraph:
         outcome = "success" if decision.action == "finish" else "step_limit"
         if not state["tools"] and not state["calls"]:
             outcome = "gave_up"
-        return update | {"next": END, "answer": decision.answer.strip(), "outcome": outcome}
+        return update | {"next": "summarizer", "outcome": outcome}
+
+    async def summarizer(state: RunState, config: RunnableConfig) -> dict[str, Any]:
+        model = context.model("summarizer")
+        note = "No available tool fits this task." if state.get("outcome") == "gave_up" else ""
+        step = await summarize(model, state["task"], state["calls"], note, token_sink(config, "summarizer"))
+        record(context, run_id_of(config), state["steps"], step)
+        return {"answer": step.parsed, "steps": state["steps"] + 1, "usage": usage_of(step)}
 
     graph = StateGraph(RunState)
     graph.add_node("retrieve", retrieve_node(context))
     graph.add_node("planner", planner)
     graph.add_node("executor", executor)
     graph.add_node("joiner", joiner)
+    graph.add_node("summarizer", summarizer)
     graph.add_edge(START, "retrieve")
     graph.add_edge("retrieve", "planner")
     graph.add_conditional_edges(
         "planner", lambda s: "executor" if s["pending"] else "joiner", ["executor", "joiner"]
     )
     graph.add_edge("executor", "joiner")
-    graph.add_conditional_edges("joiner", lambda s: s["next"], ["planner", END])
+    graph.add_conditional_edges("joiner", lambda s: s["next"], ["planner", "summarizer"])
+    graph.add_edge("summarizer", END)
     return graph

@@ -14,6 +14,7 @@ from tinycrew.models.registry import (
 )
 from tinycrew.models.spec import GenerationSettings, HubSource, ModelSpec, PackagedSource, PathSource
 from tinycrew.models.toolcall_parsing import parse_tool_calls
+from tinycrew.models.transformers_backend import TransformersChatModel
 from tinycrew.models.types import ChatResult, StreamChunk, TokenLogprob, ToolCall, Usage
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "StreamChunk",
     "TokenLogprob",
     "ToolCall",
+    "TransformersChatModel",
     "Usage",
     "ensure_local",
     "get_spec",

@@ -68,8 +68,9 @@ def grammar_for_schema(schema: dict[str, Any]) -> Any:
     return _grammar_from_text(json.dumps(schema))  # key order matters: it is the decoding order
 
 
+@lru_cache(maxsize=256)
 def grammar_from_gbnf(gbnf: str) -> Any:
-    """A `LlamaGrammar` from GBNF text, e.g. `root ::= "yes" | "no"`."""
+    """A (cached) `LlamaGrammar` from GBNF text, e.g. `root ::= "yes" | "no"`."""
     from llama_cpp import LlamaGrammar
 
     return LlamaGrammar.from_string(gbnf, verbose=False)

@@ -270,11 +270,11 @@ class LlamaCppModel(BlockingChatModel):
         logprobs: bool = False,
     ) -> Iterator[StreamChunk]:
         """Text deltas as llama.cpp produces them; the last chunk carries the full `ChatResult`."""
+        started = time.perf_counter()  # rendering, tokenizing and grammar building are model time too
         tokens, args, recorder, constrained = self._completion_args(
             messages, tools, tool_choice, json_schema, grammar, max_tokens, temperature, stop, logprobs
         )
         with self._loaded.lock:
-            started = time.perf_counter()
             cached = self._cached_prefix(tokens)
             first: float | None = None
             pieces: list[str] = []
