@@ -75,7 +75,7 @@ class Agent:
             raise ValueError(f"unknown graph {graph!r}: choose one of {', '.join(BUILDERS)}")
         self.graph_name = graph
         self.registry = _registry(tools)
-        bindings = models if isinstance(models, dict) else {"default": models}
+        bindings = dict(models) if isinstance(models, dict) else {"default": models}
         bindings.setdefault("default", None)
         self.models = {role: load_model(ref) for role, ref in bindings.items()}
         if retriever is None and len(self.registry) > top_k:
