@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -31,7 +31,14 @@ from tinycrew.evals.bfcl_scorer import (
     parse_python_calls,
     score_entry,
 )
-from tinycrew.models import ChatModel, ModelSpec, ModelUnavailableError, load_model, parse_tool_calls
+from tinycrew.models import (
+    ChatModel,
+    ChatResult,
+    ModelSpec,
+    ModelUnavailableError,
+    load_model,
+    parse_tool_calls,
+)
 
 Mode = Literal["prompt", "native", "umi", "compiler", "react"]
 MODES: tuple[str, ...] = ("prompt", "native", "umi", "compiler", "react")
@@ -201,38 +208,10 @@ def prompt_messages(entry: BfclEntry) -> list[dict[str, Any]]:
     return [{"role": "system", "content": system}, *messages]
 
 
-def _run_prompt(model: ChatModel, entry: BfclEntry, max_tokens: int) -> EntryResult:
-    result = model.chat(prompt_messages(entry), max_tokens=max_tokens, temperature=0.0)
-    text = result.content
+def _score_raw(entry: BfclEntry, result: ChatResult, decode: Callable[[], list[Call]]) -> EntryResult:
+    """Score one raw-model reply: decode its calls (a decode failure is a reason, not a crash)."""
     try:
-        calls: list[Call] | None = parse_python_calls(text)
-        scored = score_entry(entry, calls)
-    except DecodeError as error:
-        calls, scored = None, score_entry(entry, None, str(error))
-    return EntryResult(
-        id=entry.id,
-        ok=scored.ok,
-        reason=scored.reason,
-        calls=calls,
-        output=text[:MAX_OUTPUT_CHARS],
-        prompt_tokens=result.usage.prompt_tokens,
-        completion_tokens=result.usage.completion_tokens,
-        model_calls=1,
-    )
-
-
-def _run_native(model: ChatModel, entry: BfclEntry, max_tokens: int) -> EntryResult:
-    names = NameMap()
-    tools = to_openai_tools(entry.functions, names)
-    result = model.chat(
-        list(entry.messages), tools=tools, tool_choice="auto", max_tokens=max_tokens, temperature=0.0
-    )
-    # A backend may drop calls to names it was not offered; such a call is still a call (a wrong one).
-    tool_calls = result.tool_calls or parse_tool_calls(result.content)
-    try:
-        calls: list[Call] | None = calls_from_tool_calls(
-            [(call.name, call.arguments) for call in tool_calls], names
-        )
+        calls: list[Call] | None = decode()
         scored = score_entry(entry, calls)
     except DecodeError as error:
         calls, scored = None, score_entry(entry, None, str(error))
@@ -246,6 +225,23 @@ def _run_native(model: ChatModel, entry: BfclEntry, max_tokens: int) -> EntryRes
         completion_tokens=result.usage.completion_tokens,
         model_calls=1,
     )
+
+
+def _run_prompt(model: ChatModel, entry: BfclEntry, max_tokens: int) -> EntryResult:
+    result = model.chat(prompt_messages(entry), max_tokens=max_tokens, temperature=0.0)
+    return _score_raw(entry, result, lambda: parse_python_calls(result.content))
+
+
+def _run_native(model: ChatModel, entry: BfclEntry, max_tokens: int) -> EntryResult:
+    names = NameMap()
+    tools = to_openai_tools(entry.functions, names)
+    result = model.chat(
+        list(entry.messages), tools=tools, tool_choice="auto", max_tokens=max_tokens, temperature=0.0
+    )
+    # A backend may drop calls to names it was not offered; such a call is still a call (a wrong one).
+    tool_calls = result.tool_calls or parse_tool_calls(result.content)
+    pairs = [(call.name, call.arguments) for call in tool_calls]
+    return _score_raw(entry, result, lambda: calls_from_tool_calls(pairs, names))
 
 
 def score_graph_calls(
