@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from tests.retrieval.conftest import fn
 from tinycrew.retrieval import IndexResult, ScoredTool, ToolRetriever, tool_schema_hash
 
 
@@ -162,6 +163,17 @@ def test_each_part_of_a_request_gets_its_tool(tool_pool: list[dict[str, Any]]) -
     plain = whole.retrieve_scored(request, k=len(tool_pool))
     assert [h.score for h in plain] == sorted((h.score for h in plain), reverse=True)
     assert plain[0].score <= hits[0].score  # a pick's score adds what it covers to that similarity
+
+
+def test_a_tool_named_verbatim_comes_first(tool_pool: list[dict[str, Any]]) -> None:
+    retriever = ToolRetriever(None)
+    retriever.index([*tool_pool, fn("weather.now", "Current conditions.", place="Where")])
+    assert retriever.retrieve("Will it rain in Berlin tomorrow?", k=1) == ["weather.get_forecast"]
+    hits = retriever.retrieve_scored("Call weather.now: will it rain in Berlin tomorrow?", k=2)
+    assert [h.name for h in hits] == ["weather.now", "weather.get_forecast"]
+    assert hits[0].score >= 1.0 > hits[1].score
+    parts = retriever.retrieve("Get Apple's share price. Then use set_timer for 5 minutes.", k=2)
+    assert parts == ["set_timer", "get_stock_price"]
 
 
 def test_changing_the_embedding_space_reembeds(

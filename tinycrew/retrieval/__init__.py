@@ -34,6 +34,7 @@ from tinycrew.retrieval.tool_text import (
 )
 from tinycrew.retrieval.tools import (
     DEFAULT_LEXICAL_WEIGHT,
+    NAMED_TOOL_BONUS,
     PART_BASELINE_RANK,
     IndexResult,
     ScoredTool,
@@ -42,6 +43,7 @@ from tinycrew.retrieval.tools import (
 
 __all__ = [
     "DEFAULT_LEXICAL_WEIGHT",
+    "NAMED_TOOL_BONUS",
     "PART_BASELINE_RANK",
     "Chunk",
     "DocumentHit",

@@ -35,11 +35,15 @@ DEFAULT_LEXICAL_WEIGHT = 0.4
 (`tinycrew.evals.bfcl_data.split_of(id) == "train"`, 810 of the 1000 questions), jointly with
 `PART_BASELINE_RANK`, as the best train recall@5 over 0.1, 0.2, ..., 0.7 (`benchmarks/bench_retrieval.py
 --sweep`); the eval split is only reported."""
-PART_BASELINE_RANK = 20
+PART_BASELINE_RANK = 10
 """A part of a multi-part request promotes a tool only by how far the tool's score for that part rises
-above the part's 20th best score, i.e. only its top 19 can gain: a part that asks for nothing ("Can you
+above the part's 10th best score, i.e. only its top 9 can gain: a part that asks for nothing ("Can you
 help me?") has no tool standing out, so it promotes little. Chosen on the train split from 1 (parts off),
-5, 10, 20, jointly with the lexical weight, with the int8 backend (`--sweep`; 10 was within 0.001)."""
+5, 10, 20, jointly with the lexical weight, with the int8 backend (`--sweep`; 20 was within 0.001)."""
+NAMED_TOOL_BONUS = 1.0
+"""Added to a tool's fused score for a text (the request or a part) that names the tool verbatim
+(`LexicalIndex.mentioned`: "use the 'get_current_time' function"): more than any fused score without it,
+so a tool the user names comes first, before look-alikes that only describe the same thing."""
 
 
 @dataclass(frozen=True)
@@ -54,9 +58,10 @@ class ScoredTool(NamedTuple):
     """A retrieved tool: its cosine distance to the query (0 = same direction) and its ranking score.
 
     For a request with one part, `score` is the fused similarity (1 - w) * (1 - distance) + w * lexical
-    similarity, w the retriever's `lexical_weight`. For a request of several parts (see
-    `split_request`), it adds what the tool contributes to covering parts that the tools ranked before it
-    left uncovered; scores never increase down the list.
+    similarity, w the retriever's `lexical_weight`, plus `NAMED_TOOL_BONUS` when the request names the
+    tool verbatim. For a request of several parts (see `split_request`), it adds what the tool
+    contributes to covering parts that the tools ranked before it left uncovered; scores never increase
+    down the list.
     """
 
     name: str
@@ -80,7 +85,8 @@ class ToolRetriever:
     ) -> None:
         """Open (or create) the collection `collection` in the store at `store_path`.
 
-        `lexical_weight` in [0, 1] mixes TF-IDF word overlap into the ranking (0: embeddings only);
+        `lexical_weight` in [0, 1] mixes TF-IDF word overlap into the ranking (0: embeddings only, but
+        a tool named verbatim still comes first, see `NAMED_TOOL_BONUS`);
         `part_baseline_rank` (>= 1) is how deep into its own ranking a part of a request can promote
         tools (1: parts promote nothing; see `PART_BASELINE_RANK`).
         """
@@ -202,6 +208,8 @@ class ToolRetriever:
         fused = (1.0 - weight) * similarity
         if weight > 0.0:
             fused += weight * lexical.scores_many(texts)
+        for row, text in enumerate(texts):
+            fused[row, lexical.mentioned(text)] += NAMED_TOOL_BONUS
         n_candidates = min(max(k, _MIN_CANDIDATES), len(lexical))
         candidates = np.argpartition(-fused[0], n_candidates - 1)[:n_candidates]
         if len(texts) == 1:
