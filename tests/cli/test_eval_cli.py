@@ -49,3 +49,20 @@ def test_bfcl_refuses_an_unknown_mode_before_loading_a_model(tmp_path: Path) -> 
 def test_report_needs_a_saved_run(tmp_path: Path) -> None:
     result = runner.invoke(app, ["eval", "report", str(tmp_path)], env=WIDE)
     assert result.exit_code == 2 and "bfcl_results.json" in result.output
+
+
+def test_report_merges_runs_into_one_folder(tmp_path: Path) -> None:
+    from tests.evals.test_report import _one_mode, _report
+    from tinycrew.evals.report import save_report
+
+    whole = _report()
+    save_report(_one_mode(whole, "prompt"), tmp_path / "a")
+    save_report(_one_mode(whole, "native"), tmp_path / "b")
+    args = ["eval", "report", str(tmp_path / "a"), str(tmp_path / "b")]
+    assert runner.invoke(app, args, env=WIDE).exit_code == 2  # no --out for a merge
+    merged = runner.invoke(app, [*args, "--out", str(tmp_path / "all")], env=WIDE)
+    assert merged.exit_code == 0, merged.output
+    table = (tmp_path / "all" / "bfcl_table.md").read_text()
+    assert "| prompt |" in table and "| native |" in table
+    again = runner.invoke(app, [*args, str(tmp_path / "a"), "--out", str(tmp_path / "x")], env=WIDE)
+    assert again.exit_code == 2 and "more than one run" in again.output

@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 
 from tinycrew.evals import CATEGORIES, load_category, score_output
-from tinycrew.evals.report import load_report, markdown_table, render_report, save_report, table_rows
+from tinycrew.evals.report import (
+    load_report,
+    markdown_table,
+    merge_reports,
+    render_report,
+    save_report,
+    table_rows,
+)
 from tinycrew.evals.runner import BfclReport, CellResult, EntryResult
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -104,3 +111,34 @@ def test_load_report_round_trips_and_redraws(tmp_path: Path) -> None:
     (tmp_path / "bfcl_accuracy.png").unlink()
     files = render_report(loaded, tmp_path)
     assert files["plot"].is_file() and files["markdown"].is_file()
+
+
+def _one_mode(report: BfclReport, mode: str) -> BfclReport:
+    """The part of a report that one process running only ``mode`` would have written."""
+    return BfclReport(
+        model=report.model,
+        modes=[mode],
+        categories=report.categories,
+        cells=report.mode_cells(mode),
+        limit=report.limit,
+        created=mode,
+        elapsed_s=1.0,
+    )
+
+
+def test_merge_reports_joins_runs_made_one_mode_at_a_time() -> None:
+    whole = _report()
+    merged = merge_reports([_one_mode(whole, "native"), _one_mode(whole, "prompt")])
+    assert merged.modes == ["prompt", "native"]  # the runner's order, not the order given
+    assert table_rows(merged) == table_rows(whole)
+    assert merged.elapsed_s == 2.0 and merged.limit == 1
+
+
+def test_merge_reports_refuses_a_cell_run_twice_or_another_model() -> None:
+    whole = _report()
+    with pytest.raises(ValueError, match="more than one run"):
+        merge_reports([_one_mode(whole, "prompt"), _one_mode(whole, "prompt")])
+    other = _one_mode(whole, "native")
+    other.model = "another-model"
+    with pytest.raises(ValueError, match="cannot merge"):
+        merge_reports([_one_mode(whole, "prompt"), other])

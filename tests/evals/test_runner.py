@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tinycrew.agents import CallRecord
@@ -126,3 +128,22 @@ def test_unknown_modes_and_categories_are_refused(default_model) -> None:
     with pytest.raises(ValueError, match="unknown BFCL categories"):
         run_bfcl(default_model, ["prompt"], ["live_simple"], limit=1, progress=False)
     assert set(MODES) == {"prompt", "native", "umi", "compiler", "react"}
+
+
+def test_a_saved_run_resumes_without_running_finished_entries_again(default_model, tmp_path) -> None:
+    saved = tmp_path / "bfcl_results.json"
+    first = run_bfcl(default_model, ["prompt"], ["simple_python"], limit=1, progress=False, save_to=saved)
+    assert json.loads(saved.read_text())["cells"][0]["entries"][0]["id"] == "simple_python_0"
+
+    more = run_bfcl(
+        default_model, ["prompt"], ["simple_python"], limit=2, progress=False, save_to=saved, resume=True
+    )
+    reused, new = more.cells[0].entries
+    assert reused == first.cells[0].entries[0]  # same seconds and output: it was not run again
+    assert new.id == "simple_python_1" and new.model_calls == 1
+
+    data = json.loads(saved.read_text())
+    data["model"] = "another-model"
+    saved.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match="another-model"):
+        run_bfcl(default_model, ["prompt"], ["simple_python"], progress=False, save_to=saved, resume=True)

@@ -62,8 +62,13 @@ def bfcl_command(
         int | None, typer.Option(help="llama.cpp context length (default: the model's own)")
     ] = None,
     max_tokens: Annotated[int, typer.Option(help="completion budget of each raw-model answer")] = 512,
+    resume: Annotated[
+        bool, typer.Option(help="reuse the entries --out already holds (same model and split)")
+    ] = False,
 ) -> None:
     """Score a model on BFCL's single-turn categories in each mode; print the table, write the report.
+
+    Results are saved after every entry, so a killed run can go on with `--resume`.
 
     Example: `tinycrew eval bfcl --mode prompt --mode native --limit 3 --out results/bfcl`
     """
@@ -88,36 +93,55 @@ def bfcl_command(
         chat_model = OpenAIChatModel(model or DEFAULT_MODEL, base_url=base_url)
     else:
         chat_model = load_model(model, **({"n_ctx": n_ctx} if n_ctx else {}))
-    report = run_bfcl(
-        chat_model,
-        modes,
-        categories,
-        root=bfcl,
-        limit=limit,
-        split=split,  # type: ignore[arg-type]
-        progress=True,
-        max_tokens=max_tokens,
-        console=console,
-    )
+    try:
+        report = run_bfcl(
+            chat_model,
+            modes,
+            categories,
+            root=bfcl,
+            limit=limit,
+            split=split,  # type: ignore[arg-type]
+            progress=True,
+            max_tokens=max_tokens,
+            console=console,
+            save_to=out / "bfcl_results.json",
+            resume=resume,
+        )
+    except ValueError as error:  # --resume on a folder that holds another model's run
+        raise typer.BadParameter(str(error), param_hint="--resume") from error
     _print_table(report)
     _print_files(save_report(report, out))
 
 
 @app.command("report")
 def report_command(
-    folder: Annotated[Path, typer.Argument(help="a folder written by `tinycrew eval bfcl`")] = Path(
-        "results/bfcl"
-    ),
+    folders: Annotated[
+        list[Path] | None, typer.Argument(help="folders written by `tinycrew eval bfcl` (several: merged)")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="where a merged report goes (default: the only folder given)")
+    ] = None,
 ) -> None:
-    """Redraw the markdown table and the plot from a saved bfcl_results.json, without running a model.
+    """Redraw the markdown table and the plot from saved bfcl_results.json files, without running a model;
+    several runs (say one process per mode) are merged into one report first.
 
-    Example: `tinycrew eval report results/bfcl`
+    Example: `tinycrew eval report results/bfcl-raw results/bfcl-graphs --out results/bfcl`
     """
-    from tinycrew.evals.report import load_report, render_report
+    from tinycrew.evals.report import load_report, merge_reports, render_report, save_report
 
-    results = folder / "bfcl_results.json" if folder.is_dir() else folder
-    if not results.is_file():
-        raise typer.BadParameter(f"no bfcl_results.json at {folder}", param_hint="FOLDER")
-    report = load_report(results)
+    folders = folders or [Path("results/bfcl")]
+    paths = [folder / "bfcl_results.json" if folder.is_dir() else folder for folder in folders]
+    for path, folder in zip(paths, folders, strict=True):
+        if not path.is_file():
+            raise typer.BadParameter(f"no bfcl_results.json at {folder}", param_hint="FOLDERS")
+    if len(paths) > 1 and out is None:
+        raise typer.BadParameter("say where the merged report goes", param_hint="--out")
+    try:
+        report = merge_reports([load_report(path) for path in paths])
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="FOLDERS") from error
     _print_table(report)
-    _print_files(render_report(report, results.parent))
+    if len(paths) == 1 and out is None:
+        _print_files(render_report(report, paths[0].parent))
+    else:
+        _print_files(save_report(report, out or paths[0].parent))

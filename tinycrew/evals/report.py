@@ -110,6 +110,48 @@ def save_report(report: BfclReport, out_dir: str | Path) -> dict[str, Path]:
     return {"json": results, **render_report(report, folder)}
 
 
+def merge_reports(reports: list[BfclReport]) -> BfclReport:
+    """One report from runs of the same model and split made separately (say one process per mode).
+
+    Modes and categories keep the runner's order; a (mode, category) cell found in two runs, or runs
+    of different models or splits, is an error rather than a silent choice.
+    """
+    from tinycrew.evals.bfcl_data import CATEGORIES
+    from tinycrew.evals.runner import MODES
+
+    if not reports:
+        raise ValueError("nothing to merge")
+    first = reports[0]
+    for report in reports[1:]:
+        if (report.model, report.split) != (first.model, first.split):
+            raise ValueError(
+                f"cannot merge runs of {report.model!r} (split {report.split}) and {first.model!r} "
+                f"(split {first.split})"
+            )
+    cells = {}
+    for report in reports:
+        for cell in report.cells:
+            key = (cell.mode, cell.category)
+            if key in cells:
+                raise ValueError(f"mode {cell.mode!r} on {cell.category!r} is in more than one run")
+            cells[key] = cell
+    modes = {mode for report in reports for mode in report.modes}
+    categories = {category for report in reports for category in report.categories}
+    order = [c for c in CATEGORIES if c in categories] + sorted(categories - set(CATEGORIES))
+    mode_order = [m for m in MODES if m in modes] + sorted(modes - set(MODES))
+    limits = {report.limit for report in reports}
+    return BfclReport(
+        model=first.model,
+        modes=mode_order,
+        categories=order,
+        cells=[cells[(m, c)] for m in mode_order for c in order if (m, c) in cells],
+        limit=limits.pop() if len(limits) == 1 else None,
+        split=first.split,
+        created=min(report.created for report in reports),
+        elapsed_s=sum(report.elapsed_s for report in reports),
+    )
+
+
 def load_report(path: str | Path) -> BfclReport:
     """Read a report saved by ``save_report`` (the JSON file, or the folder that holds it)."""
     path = Path(path)

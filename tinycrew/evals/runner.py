@@ -363,12 +363,16 @@ def run_bfcl(
     *,
     max_tokens: int = 512,
     console: Console | None = None,
+    save_to: str | Path | None = None,
+    resume: bool = False,
 ) -> BfclReport:
     """Run ``model`` in every mode on every category and score each entry.
 
     ``model`` is a chat model or anything ``load_model`` takes (``None``: the packaged 0.5B). Entries are
     taken in file order, filtered by ``split``, then cut to ``limit``; one progress task per mode and
-    category shows the running score.
+    category shows the running score. With ``save_to`` (a file) the results so far are written after
+    every entry, so a killed run loses at most one entry; ``resume`` then reuses the entries that file
+    already holds for the same model and split instead of running them again.
     """
     modes, categories = list(dict.fromkeys(modes)), list(dict.fromkeys(categories))
     _validate(modes, categories)
@@ -382,6 +386,7 @@ def run_bfcl(
         split=split,
         created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     )
+    done = _finished_entries(save_to, report) if resume and save_to else {}
     started = time.perf_counter()
     with _progress(progress, console) as bars:
         tasks = {
@@ -392,10 +397,45 @@ def run_bfcl(
         for mode in modes:
             for category in categories:
                 cell = CellResult(mode=mode, category=category)
+                report.cells.append(cell)
                 task = tasks[(mode, category)]
                 for entry in data[category]:
-                    cell.entries.append(run_entry(chat_model, mode, entry, max_tokens=max_tokens))
+                    result = done.get((mode, entry.id)) or run_entry(
+                        chat_model, mode, entry, max_tokens=max_tokens
+                    )
+                    cell.entries.append(result)
                     bars.update(task, advance=1, score=f"{cell.correct}/{cell.n} correct")
-                report.cells.append(cell)
+                    if save_to:
+                        report.elapsed_s = time.perf_counter() - started
+                        _write_json(report, Path(save_to))
+                if progress and not bars.console.is_terminal:  # a log file gets one line per cell instead
+                    (console or Console()).print(f"{mode} {category}: {cell.correct}/{cell.n} correct")
     report.elapsed_s = time.perf_counter() - started
     return report
+
+
+def _write_json(report: BfclReport, path: Path) -> None:
+    """Replace the results file atomically (a reader never sees half a file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps(report.to_dict(), indent=1, ensure_ascii=False, default=repr) + "\n")
+    partial.replace(path)
+
+
+def _finished_entries(path: str | Path, report: BfclReport) -> dict[tuple[str, str], EntryResult]:
+    """Entries of an earlier run of the same model and split, by (mode, id); errored entries run again."""
+    path = Path(path)
+    if not path.is_file():
+        return {}
+    earlier = BfclReport.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    if (earlier.model, earlier.split) != (report.model, report.split):
+        raise ValueError(
+            f"{path} holds a run of {earlier.model!r} (split {earlier.split}); "
+            f"this run is {report.model!r} (split {report.split})"
+        )
+    return {
+        (cell.mode, entry.id): entry
+        for cell in earlier.cells
+        for entry in cell.entries
+        if not entry.reason.startswith("error:")
+    }
