@@ -124,3 +124,13 @@ def test_sync_tools_of_one_plan_run_in_parallel(default_model) -> None:
     latest_start = max(start for start, _ in intervals[:3])
     earliest_end = min(end for _, end in intervals[:3])
     assert latest_start < earliest_end, "the three calls of the first plan overlapped in time"
+
+
+@pytest.mark.parametrize("graph", ["umi", "compiler"])
+def test_answer_false_ends_the_run_without_a_summarizer(default_model, graph: str) -> None:
+    events = list(agent(default_model, graph, answer=False).stream("What is 1234 times 5678?", tokens=False))
+    summarizer = [value["summarizer"] for kind, value in events if kind == "update" and "summarizer" in value]
+    result = events[-1][1]
+    assert "calculate" in [call.name for call in result.calls]
+    assert result.answer == "" and len(summarizer) == 1
+    assert "usage" not in summarizer[0]  # the node ran, but no model did

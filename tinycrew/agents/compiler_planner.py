@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -20,7 +21,6 @@ from tinycrew.models.grammar import strict_schema
 
 REFERENCE = re.compile(r"\$(\d+)")
 MAX_CALLS = 8
-REFERENCE_VALUES = {"enum": [f"${n}" for n in range(1, MAX_CALLS + 1)]}
 
 SYSTEM = """You plan tool calls for a task. Reply with JSON {"calls": [...]}, each call {"name", "arguments"}.
 Calls are numbered from 1. To use the result of call N as an argument, write "$N" as its value.
@@ -37,31 +37,68 @@ class PlannedCall(BaseModel):
     depends_on: list[int] = Field(default_factory=list)
 
 
-def _allow_references(parameters: dict[str, Any]) -> dict[str, Any]:
-    """Each top-level argument may also be a `$N` reference to an earlier result."""
+def _allow_references(parameters: dict[str, Any], earlier: range) -> dict[str, Any]:
+    """Each top-level non-string argument may also be `"$N"` for a call made before this one."""
     parameters = strict_schema(parameters or {"type": "object", "properties": {}})
+    if not earlier:
+        return parameters
+    reference = {"enum": [f"${n}" for n in earlier]}
     properties = parameters.get("properties", {})
     for name, schema in properties.items():
         if schema.get("type") != "string":
-            properties[name] = {"anyOf": [copy.deepcopy(schema), REFERENCE_VALUES]}
+            properties[name] = {"anyOf": [copy.deepcopy(schema), reference]}
     return parameters
 
 
-def plan_schema(tools: list[dict[str, Any]]) -> dict[str, Any]:
-    """JSON schema of a plan that only uses the offered tools with valid (or referenced) arguments."""
+def call_schema(tools: list[dict[str, Any]], earlier: range = range(0)) -> dict[str, Any]:
+    """JSON schema of one planned call to any offered tool; `earlier` are the ids it may reference."""
     variants = [
         {
             "type": "object",
             "properties": {
                 "name": {"const": tool.get("function", tool)["name"]},
-                "arguments": _allow_references(tool.get("function", tool).get("parameters", {})),
+                "arguments": _allow_references(tool.get("function", tool).get("parameters", {}), earlier),
             },
             "required": ["name", "arguments"],
             "additionalProperties": False,
         }
         for tool in tools
     ]
-    item = variants[0] if len(variants) == 1 else {"oneOf": variants}
+    return variants[0] if len(variants) == 1 else {"oneOf": variants}
+
+
+def plan_grammar(tools: list[dict[str, Any]], first_id: int = 1, max_calls: int = MAX_CALLS) -> str:
+    """GBNF of a plan `{"calls": [...]}` in which call k may only reference calls before k.
+
+    A plain JSON schema cannot say "position k allows `$1`..`$k-1`", and small models fill arguments
+    they are unsure of with any reference on offer, so each position gets its own rule, nested as
+    `[c1 ("," c2 ("," c3 ...)?)?]` so that decoding never tracks several alternatives at once.
+    """
+    return _plan_grammar(json.dumps(tools), first_id, max_calls)
+
+
+@lru_cache(maxsize=64)
+def _plan_grammar(tools_json: str, first_id: int, max_calls: int) -> str:
+    from llama_cpp.llama_grammar import SchemaConverter
+
+    tools = json.loads(tools_json)
+    converter = SchemaConverter(prop_order={}, allow_fetch=False, dotall=False, raw_pattern=False)
+    rules = []
+    for position in range(max_calls):
+        schema = converter.resolve_refs(call_schema(tools, range(1, first_id + position)), "plan")
+        rules.append(converter.visit(schema, f"call{position + 1}"))
+    nested = ""
+    for rule in reversed(rules[1:]):
+        nested = f'("," space {rule} {nested})?'
+    calls = f'"[" space ({rules[0]} {nested})? "]" space'
+    root = f'"{{" space "\\"calls\\"" space ":" space {calls} "}}" space'
+    converter._add_rule("root", root)  # noqa: SLF001 - no public way to add a root rule
+    return converter.format_grammar()
+
+
+def plan_schema(tools: list[dict[str, Any]]) -> dict[str, Any]:
+    """JSON schema of a plan, for backends without GBNF: any call may reference any of `$1`..`$8`."""
+    item = call_schema(tools, range(1, MAX_CALLS + 1))
     return {
         "type": "object",
         "properties": {"calls": {"type": "array", "items": item, "maxItems": MAX_CALLS}},
@@ -82,17 +119,31 @@ def references(value: Any) -> set[int]:
 
 
 def parse_plan(text: str, first_id: int = 1) -> list[PlannedCall]:
-    """Plan JSON -> calls with ids and dependencies; references to later or unknown calls are dropped."""
-    raw = json.loads(text)["calls"]
-    plan = []
+    """Plan JSON -> calls with ids and dependencies.
+
+    References to later or unknown calls are not dependencies. A call that repeats an earlier call of the
+    plan exactly (small models stutter) is dropped unless a later call references it.
+    """
+    raw = json.loads(text, strict=False)["calls"]  # the grammar lets raw newlines into strings
+    plan: list[PlannedCall] = []
     for offset, item in enumerate(raw):
         call_id = first_id + offset
         deps = sorted(n for n in references(item.get("arguments", {})) if n < call_id)
         plan.append(PlannedCall(id=call_id, name=item["name"], arguments=item["arguments"], depends_on=deps))
-    return plan
+    referenced = {n for call in plan for n in call.depends_on}
+    seen: list[tuple[str, Any]] = []
+    kept = []
+    for call in plan:
+        key = (call.name, call.arguments)
+        if key in seen and call.id not in referenced:
+            continue
+        seen.append(key)
+        kept.append(call)
+    return kept
 
 
-# Two worked examples with made-up tools: one plan with independent calls, one with a `$N` reference.
+# Worked examples with made-up tools: one plan with independent calls, two with `$N` references.
+# (An example of the empty plan made the 0.5B pick a wrong tool for the second of two calls.)
 # Small models copy the shape of a demonstrated plan far more reliably than they follow a rule.
 FEW_SHOT = [
     (
@@ -146,10 +197,12 @@ async def plan_calls(
 ) -> RoleStep:
     """Write the plan; `parsed` is a list of `PlannedCall` numbered after the calls already made."""
     messages = compiler_messages(task, tools, calls, feedback)
-    result = await run_model(
-        model, messages, on_token, json_schema=plan_schema(tools), max_tokens=600, logprobs=True
-    )
     first_id = calls[-1].id + 1 if calls else 1
+    if getattr(model, "supports_grammar", False):
+        constraint: dict[str, Any] = {"grammar": plan_grammar(tools, first_id)}
+    else:
+        constraint = {"json_schema": plan_schema(tools)}
+    result = await run_model(model, messages, on_token, max_tokens=600, logprobs=True, **constraint)
     plan = parse_plan(result.content, first_id)
     return RoleStep(
         role="compiler_planner", model=model.name, messages=messages, tools=tools, result=result, parsed=plan

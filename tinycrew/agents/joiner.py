@@ -43,5 +43,5 @@ async def join(
     """Decide finish or replan; `parsed` is a `JoinDecision`."""
     messages = joiner_messages(task, calls)
     result = await run_model(model, messages, on_token, json_schema=SCHEMA, max_tokens=120, logprobs=True)
-    decision = JoinDecision.model_validate(json.loads(result.content))
+    decision = JoinDecision.model_validate(json.loads(result.content, strict=False))
     return RoleStep(role="joiner", model=model.name, messages=messages, result=result, parsed=decision)

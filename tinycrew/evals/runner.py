@@ -288,6 +288,7 @@ def _run_graph(model: ChatModel, entry: BfclEntry, graph: str) -> EntryResult:
         checkpointer="memory",
         record=False,
         top_k=max(MIN_TOP_K, len(registry)),
+        answer=False,  # only the calls are scored: the summarizer would not change them
     )
     result = agent.run(task_text(entry))
     scored, calls, dropped = score_graph_calls(entry, result.calls, names)

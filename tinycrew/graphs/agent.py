@@ -70,6 +70,7 @@ class Agent:
         record: bool = True,
         store: Any = None,
         limits: Limits | None = None,
+        answer: bool = True,
     ) -> None:
         if graph not in BUILDERS:
             raise ValueError(f"unknown graph {graph!r}: choose one of {', '.join(BUILDERS)}")
@@ -95,10 +96,13 @@ class Agent:
             recorder=self.recorder,
             retriever=retriever,
             top_k=top_k,
+            answer=answer,
         )
         self._builder = BUILDERS[graph](self.context)
         self._checkpointer = checkpointer
         self._memory = memory_checkpointer()
+        # Compiled once (a few ms: LangGraph inspects every node); each run only swaps the saver in.
+        self._graph = self._builder.compile(checkpointer=self._memory)
 
     def _config(self, run_id: str, stream_tokens: bool = False) -> dict[str, Any]:
         return {
@@ -139,7 +143,7 @@ class Agent:
 
     async def _drive(self, payload: Any, run_id: str, stream_tokens: bool) -> AsyncIterator[tuple[str, Any]]:
         async with open_checkpointer(self._checkpointer, self._memory) as saver:
-            graph = self._builder.compile(checkpointer=saver)
+            graph = self._graph if saver is self._memory else self._graph.copy({"checkpointer": saver})
             started = time.perf_counter()
             config = self._config(run_id, stream_tokens)
             async for mode, chunk in graph.astream(payload, config, stream_mode=["updates", "custom"]):

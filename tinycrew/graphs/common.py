@@ -14,6 +14,16 @@ from tinycrew.graphs.state import GraphContext, RunState
 Node = Callable[[RunState, RunnableConfig], Awaitable[dict[str, Any]]]
 
 
+def router(choose: Callable[[RunState], str]) -> Callable[[RunState], Awaitable[str]]:
+    """A conditional edge as a coroutine: LangGraph runs a plain function in a worker thread, which
+    would cost a thread hop at every step for a dictionary lookup."""
+
+    async def route(state: RunState) -> str:
+        return choose(state)
+
+    return route
+
+
 def run_id_of(config: RunnableConfig) -> str:
     return config["configurable"]["thread_id"]
 

@@ -8,9 +8,9 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 
 from tinycrew.agents import join, plan_calls, summarize
-from tinycrew.graphs.common import retrieve_node, run_id_of, token_sink
+from tinycrew.graphs.common import retrieve_node, router, run_id_of, token_sink
 from tinycrew.graphs.execution import ask_approval, execute_plan
-from tinycrew.graphs.state import GraphContext, RunState, commit_step, record, step_record, usage_of
+from tinycrew.graphs.state import GraphContext, RunState, commit_step, open_record, record, usage_of
 
 
 def build_compiler(context: GraphContext) -> StateGraph:
@@ -20,16 +20,19 @@ def build_compiler(context: GraphContext) -> StateGraph:
         model = context.model("planner")
         tools = context.schemas(state["tools"])
         if not tools:
-            return {"pending": []}
+            return {"pending": [], "outcome": "gave_up"}
         step = await plan_calls(
             model, state["task"], tools, state["calls"], state.get("feedback"), token_sink(config, "planner")
         )
         plan = step.parsed
         first = plan[0].model_dump(include={"name", "arguments"}) if plan else None
-        row = step_record(run_id_of(config), state["steps"], step, first)
+        row = open_record(context, run_id_of(config), state["steps"], step, first)
         if not plan:
             commit_step(context, row)
+        # An empty first plan means no tool fits; an empty replan means nothing is left to do.
+        outcome = None if plan else ("success" if state["calls"] else "gave_up")
         return {
+            "outcome": outcome,
             "pending": plan,
             "steps": state["steps"] + 1,
             "usage": usage_of(step),
@@ -62,6 +65,8 @@ def build_compiler(context: GraphContext) -> StateGraph:
         return update | {"next": "summarizer", "outcome": outcome}
 
     async def summarizer(state: RunState, config: RunnableConfig) -> dict[str, Any]:
+        if not context.answer:
+            return {"answer": ""}
         model = context.model("summarizer")
         note = "No available tool fits this task." if state.get("outcome") == "gave_up" else ""
         step = await summarize(model, state["task"], state["calls"], note, token_sink(config, "summarizer"))
@@ -77,9 +82,9 @@ def build_compiler(context: GraphContext) -> StateGraph:
     graph.add_edge(START, "retrieve")
     graph.add_edge("retrieve", "planner")
     graph.add_conditional_edges(
-        "planner", lambda s: "executor" if s["pending"] else "joiner", ["executor", "joiner"]
+        "planner", router(lambda s: "executor" if s["pending"] else "summarizer"), ["executor", "summarizer"]
     )
     graph.add_edge("executor", "joiner")
-    graph.add_conditional_edges("joiner", lambda s: s["next"], ["planner", "summarizer"])
+    graph.add_conditional_edges("joiner", router(lambda s: s["next"]), ["planner", "summarizer"])
     graph.add_edge("summarizer", END)
     return graph

@@ -9,9 +9,9 @@ from langgraph.graph import END, START, StateGraph
 
 from tinycrew.agents import PlannedCall, RoleStep
 from tinycrew.agents.common import run_model
-from tinycrew.graphs.common import retrieve_node, run_id_of, step_limit_reached, token_sink
+from tinycrew.graphs.common import retrieve_node, router, run_id_of, step_limit_reached, token_sink
 from tinycrew.graphs.execution import ask_approval, execute_plan
-from tinycrew.graphs.state import GraphContext, RunState, commit_step, step_record, usage_of
+from tinycrew.graphs.state import GraphContext, RunState, commit_step, open_record, usage_of
 
 SYSTEM = "You are a helpful assistant. Use the tools when they help; answer briefly when you are done."
 
@@ -37,7 +37,7 @@ def build_react(context: GraphContext) -> StateGraph:
             for i, call in enumerate(unique.values())
         ]
         first = pending[0].model_dump(include={"name", "arguments"}) if pending else None
-        row = step_record(run_id_of(config), state["steps"], step, first)
+        row = open_record(context, run_id_of(config), state["steps"], step, first)
         if not pending:
             commit_step(context, row)
         update: dict[str, Any] = {
@@ -83,6 +83,8 @@ def build_react(context: GraphContext) -> StateGraph:
     graph.add_node("tools", tools_node)
     graph.add_edge(START, "retrieve")
     graph.add_edge("retrieve", "model")
-    graph.add_conditional_edges("model", lambda s: "tools" if s.get("pending") else END, ["tools", END])
+    graph.add_conditional_edges(
+        "model", router(lambda s: "tools" if s.get("pending") else END), ["tools", END]
+    )
     graph.add_edge("tools", "model")
     return graph

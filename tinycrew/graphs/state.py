@@ -64,6 +64,7 @@ class GraphContext:
     recorder: Any = None  # tinycrew.trajectories.Recorder, or None to record nothing
     retriever: Any = None  # tinycrew.retrieval.ToolRetriever, or None to offer every tool
     top_k: int = 6
+    answer: bool = True  # False: no summarizer step, the run ends once the calls are done
 
     def model(self, role: str) -> ChatModel:
         """The model bound to a role, falling back to the "default" binding."""
@@ -108,6 +109,23 @@ def step_record(
         latency_s=step.result.timings.total_s,
         confidence=confidence,
     ).model_dump(mode="json")
+
+
+def open_record(
+    context: GraphContext,
+    run_id: str,
+    index: int,
+    step: RoleStep,
+    parsed_call: dict[str, Any] | None = None,
+) -> dict[str, Any] | None:
+    """The row of a step that waits in the state for its observation, or None when nothing records.
+
+    Built only for a recorder: the row (prompt, tool schemas) would otherwise be dumped to JSON and
+    then checkpointed with the state for nothing.
+    """
+    if context.recorder is None:
+        return None
+    return step_record(run_id, index, step, parsed_call)
 
 
 def commit_step(context: GraphContext, row: dict[str, Any] | None, calls: list[CallRecord] = ()) -> None:

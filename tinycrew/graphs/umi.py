@@ -13,9 +13,9 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 
 from tinycrew.agents import PlannedCall, call_tool, plan_next, summarize
-from tinycrew.graphs.common import retrieve_node, run_id_of, step_limit_reached, token_sink
+from tinycrew.graphs.common import retrieve_node, router, run_id_of, step_limit_reached, token_sink
 from tinycrew.graphs.execution import ask_approval, execute_plan
-from tinycrew.graphs.state import GraphContext, RunState, commit_step, record, step_record, usage_of
+from tinycrew.graphs.state import GraphContext, RunState, commit_step, open_record, record, usage_of
 
 
 def build_umi(context: GraphContext) -> StateGraph:
@@ -61,7 +61,7 @@ def build_umi(context: GraphContext) -> StateGraph:
         )
         call = step.parsed
         parsed = {"name": call.name, "arguments": call.arguments}
-        row = step_record(run_id_of(config), state["steps"], step, parsed)
+        row = open_record(context, run_id_of(config), state["steps"], step, parsed)
         next_id = (state["calls"][-1].id if state["calls"] else 0) + 1
         planned = PlannedCall(id=next_id, name=call.name, arguments=call.arguments)
         return {"pending": [planned], "steps": state["steps"] + 1, "usage": usage_of(step), "open_step": row}
@@ -100,6 +100,8 @@ def build_umi(context: GraphContext) -> StateGraph:
         }
 
     async def summarizer(state: RunState, config: RunnableConfig) -> dict[str, Any]:
+        if not context.answer:
+            return {"answer": "", "outcome": state.get("outcome") or "success"}
         model = context.model("summarizer")
         notes = {"gave_up": "No available tool fits this task.", "step_limit": "The step limit was reached."}
         note = notes.get(state.get("outcome") or "", "")
@@ -122,10 +124,10 @@ def build_umi(context: GraphContext) -> StateGraph:
     graph.add_edge("retrieve", "planner")
     graph.add_conditional_edges(
         "planner",
-        lambda s: "caller" if s["next"] == "caller" else "summarizer",
+        router(lambda s: "caller" if s["next"] == "caller" else "summarizer"),
         ["caller", "summarizer"],
     )
     graph.add_edge("caller", "executor")
-    graph.add_conditional_edges("executor", lambda s: s["next"], ["caller", "planner", "summarizer"])
+    graph.add_conditional_edges("executor", router(lambda s: s["next"]), ["caller", "planner", "summarizer"])
     graph.add_edge("summarizer", END)
     return graph

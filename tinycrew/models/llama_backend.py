@@ -43,6 +43,14 @@ class _Loaded:
     llama: Any
     formatter: Any
     lock: threading.Lock = field(default_factory=threading.Lock)
+    pieces: dict[int, str] = field(default_factory=dict)  # token id -> its text, for logprobs
+
+    def piece(self, token: int) -> str:
+        """One token's text (a ctypes round trip the first time, a dict lookup after)."""
+        text = self.pieces.get(token)
+        if text is None:
+            text = self.pieces[token] = self.llama.detokenize([token]).decode("utf-8", "replace")
+        return text
 
 
 _LOADED: dict[tuple[Any, ...], _Loaded] = {}
@@ -62,6 +70,7 @@ def _load(path: Path, n_ctx: int, n_gpu_layers: int, n_threads: int, lora_path: 
                 n_ctx=n_ctx,
                 n_gpu_layers=n_gpu_layers,
                 n_threads=n_threads,
+                n_threads_batch=n_threads,  # llama-cpp-python's default is every core, whatever n_threads
                 n_batch=512,
                 lora_path=lora_path,
                 verbose=False,
@@ -104,6 +113,9 @@ class LlamaCppModel(BlockingChatModel):
     Example: `LlamaCppModel("qwen2.5-coder-0.5b-instruct-q4_k_m").chat([{"role": "user", "content": "hi"}])`.
     `n_gpu_layers=-1` offloads everything to CUDA/Metal when llama-cpp-python was built with it.
     """
+
+    supports_grammar = True
+    """Roles may pass a GBNF `grammar=` (other backends only take `json_schema=`)."""
 
     def __init__(
         self,
@@ -203,17 +215,15 @@ class LlamaCppModel(BlockingChatModel):
         now = time.perf_counter()
         calls: list[ToolCall] = []
         if constrained_call:
-            call = json.loads(text)
+            call = json.loads(text, strict=False)  # the grammar lets raw newlines into strings
             calls = [ToolCall(id=f"call_{int(now * 1e6) % 10**12}", **call)]
         elif tools:
             names = {(tool.get("function") or tool)["name"] for tool in tools}
             calls = parse_tool_calls(text, names)
         token_logprobs = None
         if recorder is not None:
-            token_logprobs = [
-                TokenLogprob(token=self.llama.detokenize([token]).decode("utf-8", "replace"), logprob=value)
-                for token, value in recorder.picked
-            ]
+            piece = self._loaded.piece
+            token_logprobs = [TokenLogprob(token=piece(tok), logprob=value) for tok, value in recorder.picked]
         return ChatResult(
             model=self.name,
             content=text,
