@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 
 from tinycrew.agents.common import CallRecord, RoleStep, TokenSink, history_text, run_model, tool_catalog
 from tinycrew.models import ChatModel
-from tinycrew.models.grammar import strict_schema
+from tinycrew.models.grammar import strict_schema, tool_call_schema
 
 REFERENCE = re.compile(r"\$(\d+)")
 MAX_CALLS = 8
@@ -52,19 +52,12 @@ def _allow_references(parameters: dict[str, Any], earlier: range) -> dict[str, A
 
 def call_schema(tools: list[dict[str, Any]], earlier: range = range(0)) -> dict[str, Any]:
     """JSON schema of one planned call to any offered tool; `earlier` are the ids it may reference."""
-    variants = [
-        {
-            "type": "object",
-            "properties": {
-                "name": {"const": tool.get("function", tool)["name"]},
-                "arguments": _allow_references(tool.get("function", tool).get("parameters", {}), earlier),
-            },
-            "required": ["name", "arguments"],
-            "additionalProperties": False,
-        }
-        for tool in tools
-    ]
-    return variants[0] if len(variants) == 1 else {"oneOf": variants}
+    with_references = []
+    for tool in tools:
+        function = tool.get("function", tool)
+        parameters = _allow_references(function.get("parameters", {}), earlier)
+        with_references.append({**function, "parameters": parameters})
+    return tool_call_schema(with_references)
 
 
 def plan_grammar(tools: list[dict[str, Any]], first_id: int = 1, max_calls: int = MAX_CALLS) -> str:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from pathlib import Path
 
 import chromadb
 from chromadb.api.models.Collection import Collection
 from chromadb.config import Settings
-from platformdirs import user_cache_dir
 
+from tinycrew.paths import tinycrew_home
 from tinycrew.retrieval.embedding import MiniLMEmbeddingFunction
 
 # One Settings object for every client: ChromaDB refuses a second client on the same path (or a second
@@ -20,9 +19,7 @@ _SETTINGS = Settings(anonymized_telemetry=False)
 
 def default_store_path() -> Path:
     """Default persistent store: `$TINYCREW_HOME/chroma`, else `<user cache dir>/tinycrew/chroma`."""
-    home = os.environ.get("TINYCREW_HOME")
-    base = Path(home).expanduser() if home else Path(user_cache_dir("tinycrew"))
-    return base / "chroma"
+    return tinycrew_home() / "chroma"
 
 
 def open_collection(store_path: str | Path | None, name: str) -> Collection:
