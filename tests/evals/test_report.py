@@ -9,9 +9,11 @@ import pytest
 
 from tinycrew.evals import CATEGORIES, load_category, score_output
 from tinycrew.evals.report import (
+    cost_quality,
     load_report,
     markdown_table,
     merge_reports,
+    pareto_front,
     render_report,
     save_report,
     table_rows,
@@ -88,8 +90,9 @@ def test_markdown_table_has_every_mode_and_category() -> None:
 def test_save_report_writes_json_markdown_and_png(tmp_path: Path) -> None:
     report = _report()
     files = save_report(report, tmp_path / "out")
-    assert set(files) == {"json", "markdown", "plot"}
-    assert files["plot"].read_bytes()[:8] == PNG_MAGIC and files["plot"].stat().st_size > 5000
+    assert set(files) == {"json", "markdown", "plot", "cost_plot"}
+    for plot in (files["plot"], files["cost_plot"]):
+        assert plot.read_bytes()[:8] == PNG_MAGIC and plot.stat().st_size > 5000
     assert files["markdown"].read_text() == markdown_table(report)
     data = json.loads(files["json"].read_text())
     first = data["cells"][0]
@@ -111,6 +114,14 @@ def test_load_report_round_trips_and_redraws(tmp_path: Path) -> None:
     (tmp_path / "bfcl_accuracy.png").unlink()
     files = render_report(loaded, tmp_path)
     assert files["plot"].is_file() and files["markdown"].is_file()
+
+
+def test_cost_quality_points_and_frontier() -> None:
+    report = _report()
+    assert cost_quality(report) == [("prompt", 110.0, 1.0), ("native", 110.0, 0.0)]
+    points = [("a", 100.0, 0.5), ("b", 300.0, 0.4), ("c", 200.0, 0.7), ("d", 50.0, 0.2), ("e", 400.0, 0.9)]
+    # b costs more than c and is less accurate: off the frontier
+    assert [mode for mode, _, _ in pareto_front(points)] == ["d", "a", "c", "e"]
 
 
 def _one_mode(report: BfclReport, mode: str) -> BfclReport:

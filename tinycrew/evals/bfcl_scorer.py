@@ -321,6 +321,8 @@ def check_call(call: Call, truth_call: Call, schema: dict[str, Any]) -> str | No
             valid, is_variable = _type_ok(value, alternatives, expected, item_type)
         if not valid:
             got = type(raw_value).__name__
+            if item_type is not None and type(value) is expected:
+                type_name = f"{type_name} of {spec['items']['type']}"  # the elements are what failed
             return f"type error: {name}.{param} expected {type_name}, got {got} {raw_value!r}"
         if not is_variable and expected is dict:
             ok = _dict_ok(value, alternatives)

@@ -1,4 +1,4 @@
-"""Write a BFCL report to disk: the results as JSON, a markdown table and a grouped-bar accuracy plot.
+"""Write a BFCL report to disk: results as JSON, a markdown table, accuracy and cost-quality plots.
 
 Everything is derived from the JSON, so ``tinycrew eval report DIR`` (``render_report``) redraws the table
 and the plot from a saved run without running any model.
@@ -14,6 +14,7 @@ from tinycrew.evals.runner import BfclReport
 RESULTS_FILE = "bfcl_results.json"
 TABLE_FILE = "bfcl_table.md"
 PLOT_FILE = "bfcl_accuracy.png"
+COST_PLOT_FILE = "bfcl_cost_quality.png"
 
 
 def table_rows(report: BfclReport) -> tuple[list[str], list[list[str]]]:
@@ -90,18 +91,70 @@ def plot_accuracy(report: BfclReport, path: str | Path) -> Path:
     return path
 
 
+def cost_quality(report: BfclReport) -> list[tuple[str, float, float]]:
+    """(mode, mean tokens per entry, accuracy) over all of each mode's entries: prompt plus completion
+    tokens, which unlike seconds do not depend on how busy the machine was."""
+    points = []
+    for mode in report.modes:
+        entries = [entry for cell in report.mode_cells(mode) for entry in cell.entries]
+        if entries:
+            tokens = sum(e.prompt_tokens + e.completion_tokens for e in entries) / len(entries)
+            points.append((mode, tokens, sum(e.ok for e in entries) / len(entries)))
+    return points
+
+
+def pareto_front(points: list[tuple[str, float, float]]) -> list[tuple[str, float, float]]:
+    """The modes no other mode beats on both cost and accuracy, cheapest first."""
+    front: list[tuple[str, float, float]] = []
+    for point in sorted(points, key=lambda p: (p[1], -p[2])):
+        if not front or point[2] > front[-1][2]:
+            front.append(point)
+    return front
+
+
+def plot_cost_quality(report: BfclReport, path: str | Path) -> Path:
+    """Accuracy over all categories against mean tokens per entry, one labelled point per mode, with the
+    cost-quality frontier (the modes worth choosing at some budget) drawn as a line."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    path = Path(path)
+    points = cost_quality(report)
+    figure = Figure(figsize=(6.0, 4.2), dpi=120)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    for mode, tokens, accuracy in points:
+        axes.scatter([tokens], [100 * accuracy], s=30)
+        axes.annotate(mode, (tokens, 100 * accuracy), textcoords="offset points", xytext=(4, 4), fontsize=8)
+    front = pareto_front(points)
+    axes.plot([p[1] for p in front], [100 * p[2] for p in front], linestyle="--", color="grey", linewidth=1)
+    axes.set_xlabel("tokens per entry (prompt + completion, mean)")
+    axes.set_ylabel("accuracy over all categories (%)")
+    axes.set_ylim(0, 105)
+    axes.set_title(f"BFCL cost and quality: {report.model}", fontsize=9)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path)
+    return path
+
+
 def render_report(report: BfclReport, out_dir: str | Path) -> dict[str, Path]:
-    """Write the markdown table and the plot of ``report`` into ``out_dir``; returns their paths."""
+    """Write the markdown table and both plots of ``report`` into ``out_dir``; returns their paths."""
     folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)
     table = folder / TABLE_FILE
     table.write_text(markdown_table(report), encoding="utf-8")
-    return {"markdown": table, "plot": plot_accuracy(report, folder / PLOT_FILE)}
+    return {
+        "markdown": table,
+        "plot": plot_accuracy(report, folder / PLOT_FILE),
+        "cost_plot": plot_cost_quality(report, folder / COST_PLOT_FILE),
+    }
 
 
 def save_report(report: BfclReport, out_dir: str | Path) -> dict[str, Path]:
-    """Write ``bfcl_results.json`` (every entry), ``bfcl_table.md`` and ``bfcl_accuracy.png`` into
-    ``out_dir``; returns ``{"json", "markdown", "plot"}`` paths."""
+    """Write ``bfcl_results.json`` (every entry), ``bfcl_table.md``, ``bfcl_accuracy.png`` and
+    ``bfcl_cost_quality.png`` into ``out_dir``; returns their paths by kind: ``{"json", "markdown",
+    "plot", "cost_plot"}``."""
     folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)
     results = folder / RESULTS_FILE
