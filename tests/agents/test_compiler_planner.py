@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from tinycrew.agents.compiler_planner import parse_plan, plan_grammar, plan_schema
+from tinycrew.agents.compiler_planner import parse_plan, plan_grammar, plan_schema, signature_catalog
 from tinycrew.models.grammar import grammar_from_gbnf
 
 TOOLS = [
@@ -73,3 +73,14 @@ def test_parse_plan_drops_a_repeated_call_unless_it_is_referenced() -> None:
 def test_parse_plan_accepts_a_raw_newline_inside_a_string() -> None:
     text = '{"calls": [{"name": "area", "arguments": {"width": 2, "label": "two\nlines"}}]}'
     assert parse_plan(text)[0].arguments["label"] == "two\nlines"
+
+
+def test_signature_catalog_marks_optional_arguments_and_says_what_they_default_to() -> None:
+    unit = {"type": "string", "description": "Unit of the result.", "enum": ["cm", "in"], "default": "cm"}
+    tools = [*TOOLS, {"name": "length", "parameters": {"properties": {"unit": unit}, "required": []}}]
+    assert signature_catalog(tools).splitlines() == [
+        "- area(width, [label]): Area of a rectangle.",
+        "- double(x): Twice a number.",
+        '- length([unit]): [unit]: Unit of the result. One of: "cm", "in". Default: "cm".',
+    ]
+    assert signature_catalog([]) == "(no tools)"

@@ -161,12 +161,15 @@ def signature_catalog(tools: list[dict[str, Any]]) -> str:
         required = set(parameters.get("required", []))
         properties: dict[str, Any] = parameters.get("properties", {})
         shown = {name: name if name in required else f"[{name}]" for name in properties}
-        line = f"- {function['name']}({', '.join(shown.values())}): {function.get('description', '').strip()}"
+        words = [
+            f"- {function['name']}({', '.join(shown.values())}):",
+            function.get("description", "").strip(),
+        ]
         for name, schema in properties.items():
             note = _parameter_note(schema) if name not in required and isinstance(schema, dict) else ""
             if note:
-                line += f" {shown[name]}: {note}"
-        lines.append(line)
+                words.append(f"{shown[name]}: {note}")
+        lines.append(" ".join(word for word in words if word))
     return "\n".join(lines) if lines else "(no tools)"
 
 
