@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+DOCS = HERE.parent / "docs"
+BFCL_DOCS = DOCS / "bfcl"  # written by `tinycrew eval report ... --out docs/bfcl`
 SCRIPTS = ["bench_models.py", "bench_graphs.py", "bench_retrieval.py", "bench_recording.py"]
 
 
@@ -40,7 +42,7 @@ def main() -> None:
     out = HERE.parent / "results" / "benchmarks.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(figures, indent=2))
-    docs = HERE.parent / "docs" / "benchmarks.md"
+    docs = DOCS / "benchmarks.md"
     docs.write_text(markdown(figures))
     print(f"\nwrote {out} and {docs}")
 
@@ -61,7 +63,27 @@ def markdown(figures: dict[str, dict]) -> str:
             shown = f"{value:.4g}" if isinstance(value, float) else json.dumps(value)
             lines.append(f"| {key} | {shown} |")
         lines.append("")
-    return "\n".join(lines)
+    return "\n".join(lines + bfcl_section())
+
+
+def bfcl_section() -> list[str]:
+    """The BFCL accuracy table and plots kept in docs/bfcl: evaluations take hours, so `make bench`
+    links the last report instead of running them."""
+    table = BFCL_DOCS / "bfcl_table.md"
+    if not table.is_file():
+        return []
+    return [
+        "## BFCL accuracy",
+        "",
+        "Not re-run by `make bench` (hours of CPU); regenerated from saved runs by",
+        "`tinycrew eval report <run folders> --out docs/bfcl` (see [evals](evals.md)).",
+        "",
+        table.read_text(encoding="utf-8").strip(),
+        "",
+        "![accuracy per category](bfcl/bfcl_accuracy.png)",
+        "![cost and quality](bfcl/bfcl_cost_quality.png)",
+        "",
+    ]
 
 
 if __name__ == "__main__":
