@@ -75,6 +75,15 @@ def test_parse_plan_accepts_a_raw_newline_inside_a_string() -> None:
     assert parse_plan(text)[0].arguments["label"] == "two\nlines"
 
 
+def test_parse_plan_keeps_the_whole_calls_of_a_plan_cut_off_by_the_token_budget() -> None:
+    whole = json.dumps(
+        {"calls": [{"name": "double", "arguments": {"x": 2}}, {"name": "double", "arguments": {"x": 3}}]}
+    )
+    cut = whole[: whole.rindex("3")]  # inside the second call
+    assert [(call.id, call.arguments) for call in parse_plan(cut)] == [(1, {"x": 2})]
+    assert parse_plan('{"calls": [{"name": "dou') == []
+
+
 def test_signature_catalog_marks_optional_arguments_and_says_what_they_default_to() -> None:
     unit = {"type": "string", "description": "Unit of the result.", "enum": ["cm", "in"], "default": "cm"}
     tools = [*TOOLS, {"name": "length", "parameters": {"properties": {"unit": unit}, "required": []}}]

@@ -112,13 +112,34 @@ def references(value: Any) -> set[int]:
     return set()
 
 
+def _planned_calls(text: str) -> list[dict[str, Any]]:
+    """The `calls` list of a plan; of an unfinished plan, every call before the one left unfinished."""
+    decoder = json.JSONDecoder(strict=False)  # the grammar lets raw newlines into strings
+    try:
+        return decoder.decode(text)["calls"]
+    except json.JSONDecodeError:
+        pass
+    calls: list[dict[str, Any]] = []
+    index = text.find("[") + 1
+    while index > 0:
+        while index < len(text) and text[index] in ", \t\n\r":
+            index += 1
+        try:
+            call, index = decoder.raw_decode(text, index)
+        except json.JSONDecodeError:
+            break
+        calls.append(call)
+    return calls
+
+
 def parse_plan(text: str, first_id: int = 1) -> list[PlannedCall]:
     """Plan JSON -> calls with ids and dependencies.
 
     References to later or unknown calls are not dependencies. A call that repeats an earlier call of the
-    plan exactly (small models stutter) is dropped unless a later call references it.
+    plan exactly (small models stutter) is dropped unless a later call references it. A plan cut off by
+    the token budget keeps the calls written in full.
     """
-    raw = json.loads(text, strict=False)["calls"]  # the grammar lets raw newlines into strings
+    raw = _planned_calls(text)
     plan: list[PlannedCall] = []
     for offset, item in enumerate(raw):
         call_id = first_id + offset
