@@ -30,7 +30,10 @@ def _record_until_killed(store_url: str, run_id: str, at_least: int) -> list[int
             assert line, f"writer died early: {proc.stderr.read() if proc.stderr else ''}"
             reported.append(int(line))
         proc.send_signal(signal.SIGKILL)  # mid-run: the writer is recording the next steps right now
-        rest, _ = proc.communicate(timeout=30)
+        # read through the text buffer: lines that readline() already buffered would be skipped by
+        # communicate(), which reads the pipe underneath it
+        rest = proc.stdout.read()
+        proc.wait(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
