@@ -28,7 +28,7 @@ def table_rows(report: BfclReport) -> tuple[list[str], list[list[str]]]:
         for category in report.categories:
             cell = cells.get(category)
             row.append(f"{cell.accuracy:.1%} ({cell.correct}/{cell.n})" if cell is not None else "-")
-        entries = [entry for cell in cells.values() for entry in cell.entries]
+        entries = report.mode_entries(mode)
         count = len(entries) or 1
         row.append(f"{sum(e.prompt_tokens for e in entries) / count:.0f}")
         row.append(f"{sum(e.completion_tokens for e in entries) / count:.0f}")
@@ -96,7 +96,7 @@ def cost_quality(report: BfclReport) -> list[tuple[str, float, float]]:
     tokens, which unlike seconds do not depend on how busy the machine was."""
     points = []
     for mode in report.modes:
-        entries = [entry for cell in report.mode_cells(mode) for entry in cell.entries]
+        entries = report.mode_entries(mode)
         if entries:
             tokens = sum(e.prompt_tokens + e.completion_tokens for e in entries) / len(entries)
             points.append((mode, tokens, sum(e.ok for e in entries) / len(entries)))

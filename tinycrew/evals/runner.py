@@ -164,6 +164,10 @@ class BfclReport:
         """The cells of one mode, in category order."""
         return [cell for cell in self.cells if cell.mode == mode]
 
+    def mode_entries(self, mode: str) -> list[EntryResult]:
+        """Every entry of one mode, over all its categories."""
+        return [entry for cell in self.mode_cells(mode) for entry in cell.entries]
+
     def to_dict(self) -> dict[str, Any]:
         """Plain data for JSON, with the per-cell summary next to the entries."""
         data = asdict(self)
