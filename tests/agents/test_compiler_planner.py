@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-import re
 
-from tinycrew.agents.compiler_planner import parse_plan, plan_grammar, plan_schema, signature_catalog
+from tinycrew.agents import CallRecord
+from tinycrew.agents.compiler_planner import compiler_messages, parse_plan, plan_grammar
 from tinycrew.models.grammar import grammar_from_gbnf
 
 TOOLS = [
@@ -16,7 +16,11 @@ TOOLS = [
             "description": "Area of a rectangle.",
             "parameters": {
                 "type": "object",
-                "properties": {"width": {"type": "number"}, "label": {"type": "string"}},
+                "properties": {
+                    "width": {"type": "number"},
+                    "label": {"type": "string"},
+                    "unit": {"type": "string", "enum": ["m", "ft"]},
+                },
                 "required": ["width"],
             },
         },
@@ -33,63 +37,70 @@ TOOLS = [
 
 
 def _rule(grammar: str, name: str) -> str:
-    """The text of every rule whose name starts with `name`, joined."""
-    return "\n".join(line for line in grammar.splitlines() if re.match(rf"{name}[-:\s]", line))
+    return next(line for line in grammar.splitlines() if line.startswith(f"{name} ::="))
 
 
-def test_first_call_may_reference_nothing_and_later_calls_only_earlier_ones() -> None:
+def test_llama_cpp_accepts_the_plan_grammar_of_a_first_plan_and_of_a_replan() -> None:
+    grammar_from_gbnf(plan_grammar(TOOLS))
+    grammar_from_gbnf(plan_grammar(TOOLS, first_id=3))
+
+
+def _allows_reference(grammar: str, name: str, seen: set[str] | None = None) -> bool:
+    """Whether the rule `name` of `grammar`, or a rule it uses, lets a value be a `$N` reference."""
+    rules = dict(line.split(" ::= ", 1) for line in grammar.splitlines() if " ::= " in line)
+    seen = seen if seen is not None else set()
+    if name in seen or name not in rules:
+        return False
+    seen.add(name)
+    used = [word.strip("()?*") for word in rules[name].split()]
+    return "ref" in used or any(_allows_reference(grammar, word, seen) for word in used if word in rules)
+
+
+def test_only_a_replan_may_reference_results_in_its_first_call() -> None:
+    first_plan, replan = plan_grammar(TOOLS), plan_grammar(TOOLS, first_id=3)
+    assert not _allows_reference(first_plan, "first")
+    assert _allows_reference(first_plan, "later")
+    assert _allows_reference(replan, "first")
+
+
+def test_arguments_follow_schema_order_with_typed_values() -> None:
     grammar = plan_grammar(TOOLS)
-    assert "$" not in _rule(grammar, "call1")
-    assert "$1" in _rule(grammar, "call2") and "$2" not in _rule(grammar, "call2")
-    assert "$3" in _rule(grammar, "call4") and "$4" not in _rule(grammar, "call4")
-    grammar_from_gbnf(grammar)  # llama.cpp accepts it
-
-
-def test_a_replan_may_reference_the_calls_already_made() -> None:
-    grammar = plan_grammar(TOOLS, first_id=3)
-    assert "$2" in _rule(grammar, "call1") and "$3" not in _rule(grammar, "call1")
-
-
-def test_the_schema_fallback_offers_references_to_any_call() -> None:
-    schema = json.dumps(plan_schema(TOOLS))
-    assert '"$1"' in schema and '"$8"' in schema
+    assert '"width=" (number)' in grammar and '"x=" (integer)' in grammar
+    assert """"unit=" ("'m'" | "'ft'")""" in grammar  # an enum offers exactly its values
+    assert _rule(grammar, "first").startswith('first ::= "area(" (')
 
 
 def test_parse_plan_numbers_calls_and_reads_dependencies() -> None:
-    calls = [{"name": "double", "arguments": {"x": 2}}, {"name": "area", "arguments": {"width": "$1"}}]
-    text = json.dumps({"calls": calls})
-    plan = parse_plan(text, first_id=1)
+    plan = parse_plan("1. double(x=2)\n2. area(width=$1, label='cost $5')", first_id=1)
     assert [(call.id, call.name, call.depends_on) for call in plan] == [(1, "double", []), (2, "area", [1])]
+    assert plan[1].arguments == {"width": "$1", "label": "cost $5"}
+
+
+def test_parse_plan_numbers_a_replan_after_the_calls_made() -> None:
+    plan = parse_plan("1. area(width=$2)", first_id=3)
+    assert [(call.id, call.depends_on) for call in plan] == [(3, [2])]
 
 
 def test_parse_plan_drops_a_repeated_call_unless_it_is_referenced() -> None:
-    same = {"name": "double", "arguments": {"x": 2}}
-    stutter = json.dumps({"calls": [same, same, same]})
-    assert [call.id for call in parse_plan(stutter)] == [1]
-    referenced = json.dumps({"calls": [same, same, {"name": "area", "arguments": {"width": "$2"}}]})
+    assert [call.id for call in parse_plan("1. double(x=2)\n2. double(x=2)\n3. double(x=2)")] == [1]
+    referenced = "1. double(x=2)\n2. double(x=2)\n3. area(width=$2)"
     assert [call.id for call in parse_plan(referenced)] == [1, 2, 3]
 
 
-def test_parse_plan_accepts_a_raw_newline_inside_a_string() -> None:
-    text = '{"calls": [{"name": "area", "arguments": {"width": 2, "label": "two\nlines"}}]}'
-    assert parse_plan(text)[0].arguments["label"] == "two\nlines"
-
-
 def test_parse_plan_keeps_the_whole_calls_of_a_plan_cut_off_by_the_token_budget() -> None:
-    whole = json.dumps(
-        {"calls": [{"name": "double", "arguments": {"x": 2}}, {"name": "double", "arguments": {"x": 3}}]}
-    )
-    cut = whole[: whole.rindex("3")]  # inside the second call
-    assert [(call.id, call.arguments) for call in parse_plan(cut)] == [(1, {"x": 2})]
-    assert parse_plan('{"calls": [{"name": "dou') == []
-
-
-def test_signature_catalog_marks_optional_arguments_and_says_what_they_default_to() -> None:
-    unit = {"type": "string", "description": "Unit of the result.", "enum": ["cm", "in"], "default": "cm"}
-    tools = [*TOOLS, {"name": "length", "parameters": {"properties": {"unit": unit}, "required": []}}]
-    assert signature_catalog(tools).splitlines() == [
-        "- area(width, [label]): Area of a rectangle.",
-        "- double(x): Twice a number.",
-        '- length([unit]): [unit]: Unit of the result. One of: "cm", "in". Default: "cm".',
+    assert [(call.id, call.arguments) for call in parse_plan("1. double(x=2)\n2. double(x=")] == [
+        (1, {"x": 2})
     ]
-    assert signature_catalog([]) == "(no tools)"
+    assert parse_plan("1. dou") == []
+
+
+def test_a_sentence_instead_of_calls_is_an_empty_plan() -> None:
+    assert parse_plan("None of the functions can tell a joke.") == []
+
+
+def test_the_planner_sees_every_function_schema_and_on_a_replan_the_calls_made() -> None:
+    system, *_, user = compiler_messages("Double 2.", TOOLS, [])
+    assert json.dumps(TOOLS[1]["function"]) in system["content"] and user["content"] == "Double 2."
+    made = [CallRecord(id=1, name="double", arguments={"x": 2}, observation="4")]
+    replan = compiler_messages("Double 2, then area of that.", TOOLS, made, "area is missing")[-1]["content"]
+    assert "1. double(x=2) -> 4" in replan and "area is missing" in replan and "from 2" in replan

@@ -1,13 +1,20 @@
 """The compiler planner (LLMCompiler): a whole plan of calls with `$N` dependencies, under a grammar.
 
-The plan is JSON, `{"calls": [{"name": ..., "arguments": {...}}, ...]}`; call N (from 1) can use the
-result of an earlier call by giving `"$N"` as an argument value. Calls with no reference between
-them run in parallel.
+The plan is LLMCompiler's own format, one numbered Python call per line::
+
+    1. get_capital(country="Peru")
+    2. get_weather(city=$1)
+
+Call N (numbered by position) can use the result of an earlier call by giving `$N` as an argument value;
+calls with no reference between them run in parallel. The packaged Qwen2.5-Coder 0.5B writes this
+format far more willingly than a JSON plan: on the first 20 entries of BFCL's parallel and
+parallel_multiple categories it planned every asked-for call in 10 and 13 of them, against 2 and 6
+with a JSON plan, at the same accuracy on simple tasks (16 of 20 both).
 """
 
 from __future__ import annotations
 
-import copy
+import ast
 import json
 import re
 from functools import lru_cache
@@ -17,16 +24,38 @@ from pydantic import BaseModel, Field
 
 from tinycrew.agents.common import CallRecord, RoleStep, TokenSink, history_text, run_model
 from tinycrew.models import ChatModel
-from tinycrew.models.grammar import strict_schema, tool_call_schema
 
 REFERENCE = re.compile(r"\$(\d+)")
 MAX_CALLS = 8
 
-SYSTEM = """You plan tool calls for a task. Reply with JSON {"calls": [...]}, each call {"name", "arguments"}.
-Calls are numbered from 1. To use the result of call N as an argument, write "$N" as its value.
-Calls that do not use each other's results run at the same time. Use as few calls as the task needs;
-reply {"calls": []} when no tool fits the task.
-Arguments in [brackets] are optional: leave them out unless the task gives their value."""
+SYSTEM = """You are an expert at calling functions. You get a task and a list of functions you may call. \
+Decide which calls, with which arguments, do the task.
+
+Reply with the calls only, one per line, numbered, in exactly this form:
+1. func_name1(params_name1=params_value1, params_name2=params_value2)
+2. func_name2(params_name=$1)
+Use keyword arguments and Python literals (strings in quotes). $1 stands for the result of call 1: \
+use it only when a call needs an earlier call's result. Write nothing else: no explanation, no code fences.
+For example, "What is the weather in the capital of Peru?" needs get_capital, then get_weather on its result:
+1. get_capital(country="Peru")
+2. get_weather(city=$1)
+
+If none of the functions fits the task, or the task lacks arguments a function needs, say so in \
+plain words and write no call.
+
+The functions you can call, one JSON object per line:
+{functions}"""
+
+_VALUE_RULES = r"""
+value ::= string | number | "True" | "False" | "None" | list | dict | ref
+string ::= "\"" ([^"\\\n] | "\\" [^\n])* "\"" | "'" ([^'\\\n] | "\\" [^\n])* "'"
+integer ::= "-"? [0-9]+
+number ::= "-"? [0-9]+ ("." [0-9]+)? ([eE] [-+]? [0-9]+)?
+list ::= "[" (value ("," " "? value)*)? "]"
+dict ::= "{" (string ":" " "? value ("," " "? string ":" " "? value)*)? "}"
+ref ::= "$" [1-9] [0-9]?
+"""
+_SCALARS = {"integer": "integer", "number": "number", "string": "string", "boolean": '("True" | "False")'}
 
 
 class PlannedCall(BaseModel):
@@ -38,67 +67,83 @@ class PlannedCall(BaseModel):
     depends_on: list[int] = Field(default_factory=list)
 
 
-def _allow_references(parameters: dict[str, Any], earlier: range) -> dict[str, Any]:
-    """Each top-level non-string argument may also be `"$N"` for a call made before this one."""
-    parameters = strict_schema(parameters or {"type": "object", "properties": {}})
-    if not earlier:
-        return parameters
-    reference = {"enum": [f"${n}" for n in earlier]}
-    properties = parameters.get("properties", {})
-    for name, schema in properties.items():
-        if schema.get("type") != "string":
-            properties[name] = {"anyOf": [copy.deepcopy(schema), reference]}
-    return parameters
+def _literal(text: str) -> str:
+    """A GBNF string literal (JSON's escapes are GBNF's)."""
+    return json.dumps(text)
 
 
-def call_schema(tools: list[dict[str, Any]], earlier: range = range(0)) -> dict[str, Any]:
-    """JSON schema of one planned call to any offered tool; `earlier` are the ids it may reference."""
-    with_references = []
-    for tool in tools:
-        function = tool.get("function", tool)
-        parameters = _allow_references(function.get("parameters", {}), earlier)
-        with_references.append({**function, "parameters": parameters})
-    return tool_call_schema(with_references)
+class _PlanGrammar:
+    """Builds the GBNF of a plan: rule names are numbered, and a value may be `$N` where `refs` allows."""
+
+    def __init__(self) -> None:
+        self.rules: list[str] = []
+
+    def rule(self, body: str) -> str:
+        name = f"r{len(self.rules)}"
+        self.rules.append(f"{name} ::= {body}")
+        return name
+
+    def value(self, schema: Any, refs: bool) -> str:
+        """The rule of a Python literal of the JSON-schema type `schema` (any literal when untyped)."""
+        schema = schema if isinstance(schema, dict) else {}
+        ref = " | ref" if refs else ""
+        if schema.get("enum") and all(isinstance(v, str) for v in schema["enum"]):
+            choices = " | ".join(_literal(repr(v)) for v in schema["enum"])
+            return f"({choices}{ref})"
+        kind = schema.get("type")
+        if kind in _SCALARS:
+            return f"({_SCALARS[kind]}{ref})"
+        if kind == "array":
+            item = self.value(schema.get("items"), refs)
+            return self.rule(f'"[" ({item} ("," " "? {item})*)? "]"{ref}')
+        if kind == "object":
+            return f"(dict{ref})"
+        return "value" if refs else self.rule('string | number | "True" | "False" | "None" | list | dict')
+
+    def call(self, function: dict[str, Any], refs: bool) -> str:
+        """`name(p=v, ...)`: keyword arguments in schema order, each at most once."""
+        properties = (function.get("parameters") or {}).get("properties") or {}
+        arguments = [
+            self.rule(f"{_literal(name + '=')} {self.value(schema, refs)}")
+            for name, schema in properties.items()
+        ]
+        open_call = _literal(function["name"] + "(")
+        if not arguments:
+            return f'{open_call} ")"'
+        rest = ""  # rest[k]: the optional arguments after argument k, in order
+        tails = [""] * len(arguments)
+        for k in range(len(arguments) - 1, 0, -1):
+            rest = self.rule(f'("," " "? {arguments[k]})? {rest}'.rstrip())
+            tails[k - 1] = f" {rest}"
+        firsts = " | ".join(f"{argument}{tails[k]}" for k, argument in enumerate(arguments))
+        return f'{open_call} ({firsts})? ")"'
 
 
-def plan_grammar(tools: list[dict[str, Any]], first_id: int = 1, max_calls: int = MAX_CALLS) -> str:
-    """GBNF of a plan `{"calls": [...]}` in which call k may only reference calls before k.
+def plan_grammar(tools: list[dict[str, Any]], first_id: int = 1) -> str:
+    """GBNF of a plan: numbered lines `N. tool(p=v, ...)`, or one plain sentence when no tool fits.
 
-    A plain JSON schema cannot say "position k allows `$1`..`$k-1`", and small models fill arguments
-    they are unsure of with any reference on offer, so each position gets its own rule, nested as
-    `[c1 ("," c2 ("," c3 ...)?)?]` so that decoding never tracks several alternatives at once.
+    Each value is a Python literal of its parameter's type, or a reference `$N`, except in the first
+    call of a first plan (nothing ran before it). Keyword arguments come in schema order, each at most
+    once: small models otherwise repeat one ("duration=20, duration=15").
     """
-    return _plan_grammar(json.dumps(tools), first_id, max_calls)
+    return _plan_grammar(json.dumps([tool.get("function", tool) for tool in tools]), first_id)
 
 
 @lru_cache(maxsize=64)
-def _plan_grammar(tools_json: str, first_id: int, max_calls: int) -> str:
-    from llama_cpp.llama_grammar import SchemaConverter
-
-    tools = json.loads(tools_json)
-    converter = SchemaConverter(prop_order={}, allow_fetch=False, dotall=False, raw_pattern=False)
-    rules = []
-    for position in range(max_calls):
-        schema = converter.resolve_refs(call_schema(tools, range(1, first_id + position)), "plan")
-        rules.append(converter.visit(schema, f"call{position + 1}"))
-    nested = ""
-    for rule in reversed(rules[1:]):
-        nested = f'("," space {rule} {nested})?'
-    calls = f'"[" space ({rules[0]} {nested})? "]" space'
-    root = f'"{{" space "\\"calls\\"" space ":" space {calls} "}}" space'
-    converter._add_rule("root", root)  # noqa: SLF001 - no public way to add a root rule
-    return converter.format_grammar()
-
-
-def plan_schema(tools: list[dict[str, Any]]) -> dict[str, Any]:
-    """JSON schema of a plan, for backends without GBNF: any call may reference any of `$1`..`$8`."""
-    item = call_schema(tools, range(1, MAX_CALLS + 1))
-    return {
-        "type": "object",
-        "properties": {"calls": {"type": "array", "items": item, "maxItems": MAX_CALLS}},
-        "required": ["calls"],
-        "additionalProperties": False,
-    }
+def _plan_grammar(functions_json: str, first_id: int) -> str:
+    functions = json.loads(functions_json)
+    builder = _PlanGrammar()
+    first = " | ".join(builder.call(function, first_id > 1) for function in functions)
+    later = " | ".join(builder.call(function, True) for function in functions)
+    lines = ""  # numbered in order: left free, the 0.5B copies numbers from the task ("12. ...")
+    for number in range(first_id + MAX_CALLS - 1, first_id, -1):
+        lines = f'("\\n{number}. " later {lines})?'.replace(" )", ")")
+    head = [
+        f'root ::= "{first_id}. " first {lines} | [A-Z] [^\\n]*',
+        f"first ::= {first}",
+        f"later ::= {later}",
+    ]
+    return "\n".join([*head, *builder.rules]) + _VALUE_RULES
 
 
 def references(value: Any) -> set[int]:
@@ -112,39 +157,64 @@ def references(value: Any) -> set[int]:
     return set()
 
 
-def _planned_calls(text: str) -> list[dict[str, Any]]:
-    """The `calls` list of a plan; of an unfinished plan, every call before the one left unfinished."""
-    decoder = json.JSONDecoder(strict=False)  # the grammar lets raw newlines into strings
+_LINE = re.compile(r"^\s*\d+[.)]\s*([\w.\-]+)\((.*)\)\s*$")
+
+
+def _quote_references(source: str) -> str:
+    """Turn each bare `$N` outside string literals into the string `'$N'`, so the line parses as Python."""
+    out: list[str] = []
+    quote: str | None = None
+    index = 0
+    while index < len(source):
+        char = source[index]
+        if quote is None and (match := REFERENCE.match(source, index)):
+            out.append(f"'{match[0]}'")
+            index = match.end()
+            continue
+        if quote is None and char in "'\"":
+            quote = char
+        elif quote is not None and char == "\\":
+            out.append(source[index : index + 2])
+            index += 2
+            continue
+        elif char == quote:
+            quote = None
+        out.append(char)
+        index += 1
+    return "".join(out)
+
+
+def _parse_line(line: str) -> tuple[str, dict[str, Any]] | None:
+    """`3. f(a=1, b=$1)` -> ("f", {"a": 1, "b": "$1"}); None for anything else (prose, a cut-off line)."""
+    match = _LINE.match(line)
+    if match is None:
+        return None
     try:
-        return decoder.decode(text)["calls"]
-    except json.JSONDecodeError:
-        pass
-    calls: list[dict[str, Any]] = []
-    index = text.find("[") + 1
-    while index > 0:
-        while index < len(text) and text[index] in ", \t\n\r":
-            index += 1
-        try:
-            call, index = decoder.raw_decode(text, index)
-        except json.JSONDecodeError:
-            break
-        calls.append(call)
-    return calls
+        call = ast.parse(f"f({_quote_references(match[2])})", mode="eval").body
+        assert isinstance(call, ast.Call)
+        arguments: dict[str, Any] = {}
+        for keyword in call.keywords:
+            if keyword.arg is not None:
+                arguments.setdefault(keyword.arg, ast.literal_eval(keyword.value))
+    except (SyntaxError, ValueError, TypeError, MemoryError, RecursionError):
+        return None
+    return match[1], arguments
 
 
 def parse_plan(text: str, first_id: int = 1) -> list[PlannedCall]:
-    """Plan JSON -> calls with ids and dependencies.
+    """Plan lines -> calls with ids (by position, from `first_id`) and dependencies.
 
+    Lines that are not a call are skipped, so a plan cut off by the token budget keeps its whole calls.
     References to later or unknown calls are not dependencies. A call that repeats an earlier call of the
-    plan exactly (small models stutter) is dropped unless a later call references it. A plan cut off by
-    the token budget keeps the calls written in full.
+    plan exactly (small models stutter) is dropped unless a later call references it. At most
+    `MAX_CALLS` calls are kept.
     """
-    raw = _planned_calls(text)
+    parsed = [call for call in map(_parse_line, text.splitlines()) if call is not None][:MAX_CALLS]
     plan: list[PlannedCall] = []
-    for offset, item in enumerate(raw):
+    for offset, (name, arguments) in enumerate(parsed):
         call_id = first_id + offset
-        deps = sorted(n for n in references(item.get("arguments", {})) if n < call_id)
-        plan.append(PlannedCall(id=call_id, name=item["name"], arguments=item["arguments"], depends_on=deps))
+        deps = sorted(n for n in references(arguments) if 1 <= n < call_id)
+        plan.append(PlannedCall(id=call_id, name=name, arguments=arguments, depends_on=deps))
     referenced = {n for call in plan for n in call.depends_on}
     seen: list[tuple[str, Any]] = []
     kept = []
@@ -157,73 +227,14 @@ def parse_plan(text: str, first_id: int = 1) -> list[PlannedCall]:
     return kept
 
 
-def _parameter_note(schema: dict[str, Any]) -> str:
-    """What a parameter line says beyond its name: description, allowed values, default."""
-    note = str(schema.get("description", "")).strip()
-    if "enum" in schema:
-        note += f" One of: {', '.join(json.dumps(value) for value in schema['enum'])}."
-    if "default" in schema:
-        note += f" Default: {json.dumps(schema['default'])}."
-    return note.strip()
-
-
-def signature_catalog(tools: list[dict[str, Any]]) -> str:
-    """Tools as `- name(required, [optional]): description [optional]: what it means, its default.`
-
-    The planner writes every argument from this list alone, so it must see which ones it may leave out
-    and what they default to; small models otherwise fill optional arguments with values the task never
-    gave. Notes on required parameters are left out on purpose: with them the 0.5B stopped planning
-    more than one call ("Square 2, 3 and 4" became one call), in every layout tried.
-    """
-    lines = []
-    for tool in tools:
-        function = tool.get("function", tool)
-        parameters = function.get("parameters") or {}
-        required = set(parameters.get("required", []))
-        properties: dict[str, Any] = parameters.get("properties", {})
-        shown = {name: name if name in required else f"[{name}]" for name in properties}
-        words = [
-            f"- {function['name']}({', '.join(shown.values())}):",
-            function.get("description", "").strip(),
-        ]
-        for name, schema in properties.items():
-            note = _parameter_note(schema) if name not in required and isinstance(schema, dict) else ""
-            if note:
-                words.append(f"{shown[name]}: {note}")
-        lines.append(" ".join(word for word in words if word))
-    return "\n".join(lines) if lines else "(no tools)"
-
-
-# Worked examples with made-up tools: one plan with independent calls, two with `$N` references.
-# (An example of the empty plan made the 0.5B pick a wrong tool for the second of two calls.)
-# Small models copy the shape of a demonstrated plan far more reliably than they follow a rule.
-FEW_SHOT = [
-    (
-        "- search_flights(origin, destination): Find flights.\n- get_weather(city): Weather in a city.",
-        "Find flights from Rome to Oslo and the weather in Oslo.",
-        [("search_flights", {"origin": "Rome", "destination": "Oslo"}), ("get_weather", {"city": "Oslo"})],
-    ),
-    (
-        "- get_capital(country): The capital city of a country.\n- get_weather(city): Weather in a city.",
-        "What is the weather in the capital of Peru?",
-        [("get_capital", {"country": "Peru"}), ("get_weather", {"city": "$1"})],
-    ),
-    (
-        "- find_email(name): Email address of a contact.\n- send_email(to, body): Send an email.",
-        "Look up Maria's email address, then send her 'See you at 5'.",
-        [("find_email", {"name": "Maria"}), ("send_email", {"to": "$1", "body": "See you at 5"})],
-    ),
-]
-EXAMPLES: list[dict[str, Any]] = [
-    message
-    for catalog, task, plan in FEW_SHOT
-    for message in (
-        {"role": "user", "content": f"Tools:\n{catalog}\n\nTask: {task}"},
-        {
-            "role": "assistant",
-            "content": json.dumps({"calls": [{"name": name, "arguments": args} for name, args in plan]}),
-        },
-    )
+# One worked plan, as a turn of its own: the rule about `$N` alone did not make the 0.5B use a result
+# ("Find Alice's birthday, then the weekday of that date" got a made-up date); the example did.
+EXAMPLE = [
+    {"role": "user", "content": "Find Maria's email address, then send her 'See you at 5'."},
+    {
+        "role": "assistant",
+        "content": '1. find_email(name="Maria")\n2. send_email(to=$1, body="See you at 5")',
+    },
 ]
 
 
@@ -231,12 +242,17 @@ def compiler_messages(
     task: str, tools: list[dict[str, Any]], calls: list[CallRecord], feedback: str | None = None
 ) -> list[dict[str, Any]]:
     """The planner's prompt; on a replan it sees the previous calls, their results and the joiner's note."""
-    user = f"Tools:\n{signature_catalog(tools)}\n\nTask: {task}"
+    functions = "\n".join(json.dumps(tool.get("function", tool), ensure_ascii=False) for tool in tools)
+    user = task
     if calls:
         user += f"\n\nCalls already made (numbered; results can be referenced):\n{history_text(calls)}"
         user += f"\n\nThe task is not done yet: {feedback or 'plan the remaining calls'}."
         user += f" Number new calls from {calls[-1].id + 1}."
-    return [{"role": "system", "content": SYSTEM}, *EXAMPLES, {"role": "user", "content": user}]
+    return [
+        {"role": "system", "content": SYSTEM.format(functions=functions or "(none)")},
+        *EXAMPLE,
+        {"role": "user", "content": user},
+    ]
 
 
 async def plan_calls(
@@ -247,13 +263,16 @@ async def plan_calls(
     feedback: str | None = None,
     on_token: TokenSink | None = None,
 ) -> RoleStep:
-    """Write the plan; `parsed` is a list of `PlannedCall` numbered after the calls already made."""
+    """Write the plan; `parsed` is a list of `PlannedCall` numbered after the calls already made.
+
+    Backends that take a GBNF grammar decode under `plan_grammar`; others write freely and the plan is
+    read leniently (lines that are not calls are skipped).
+    """
     messages = compiler_messages(task, tools, calls, feedback)
     first_id = calls[-1].id + 1 if calls else 1
-    if getattr(model, "supports_grammar", False):
-        constraint: dict[str, Any] = {"grammar": plan_grammar(tools, first_id)}
-    else:
-        constraint = {"json_schema": plan_schema(tools)}
+    constraint = (
+        {"grammar": plan_grammar(tools, first_id)} if getattr(model, "supports_grammar", False) else {}
+    )
     result = await run_model(model, messages, on_token, max_tokens=600, logprobs=True, **constraint)
     plan = parse_plan(result.content, first_id)
     return RoleStep(
