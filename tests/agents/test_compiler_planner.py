@@ -87,6 +87,12 @@ def test_parse_plan_drops_a_repeated_call_unless_it_is_referenced() -> None:
     assert [call.id for call in parse_plan(referenced)] == [1, 2, 3]
 
 
+def test_a_replan_drops_a_call_already_made() -> None:
+    made = [CallRecord(id=1, name="double", arguments={"x": 2}, observation="4")]
+    replan = parse_plan("2. double(x=2)\n3. double(x=5)", first_id=2, made=made)
+    assert [(call.id, call.arguments) for call in replan] == [(3, {"x": 5})]
+
+
 def test_parse_plan_keeps_the_whole_calls_of_a_plan_cut_off_by_the_token_budget() -> None:
     assert [(call.id, call.arguments) for call in parse_plan("1. double(x=2)\n2. double(x=")] == [
         (1, {"x": 2})

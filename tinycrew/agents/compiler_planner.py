@@ -17,6 +17,7 @@ from __future__ import annotations
 import ast
 import json
 import re
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -201,13 +202,13 @@ def _parse_line(line: str) -> tuple[str, dict[str, Any]] | None:
     return match[1], arguments
 
 
-def parse_plan(text: str, first_id: int = 1) -> list[PlannedCall]:
+def parse_plan(text: str, first_id: int = 1, made: Sequence[CallRecord] = ()) -> list[PlannedCall]:
     """Plan lines -> calls with ids (by position, from `first_id`) and dependencies.
 
     Lines that are not a call are skipped, so a plan cut off by the token budget keeps its whole calls.
     References to later or unknown calls are not dependencies. A call that repeats an earlier call of the
-    plan exactly (small models stutter) is dropped unless a later call references it. At most
-    `MAX_CALLS` calls are kept.
+    plan, or a call already `made` (a replan re-asks for what it got), exactly, is dropped unless a later
+    call references it: small models stutter. At most `MAX_CALLS` calls are kept.
     """
     parsed = [call for call in map(_parse_line, text.splitlines()) if call is not None][:MAX_CALLS]
     plan: list[PlannedCall] = []
@@ -216,7 +217,7 @@ def parse_plan(text: str, first_id: int = 1) -> list[PlannedCall]:
         deps = sorted(n for n in references(arguments) if 1 <= n < call_id)
         plan.append(PlannedCall(id=call_id, name=name, arguments=arguments, depends_on=deps))
     referenced = {n for call in plan for n in call.depends_on}
-    seen: list[tuple[str, Any]] = []
+    seen: list[tuple[str, Any]] = [(call.name, call.arguments) for call in made]
     kept = []
     for call in plan:
         key = (call.name, call.arguments)
@@ -274,7 +275,7 @@ async def plan_calls(
         {"grammar": plan_grammar(tools, first_id)} if getattr(model, "supports_grammar", False) else {}
     )
     result = await run_model(model, messages, on_token, max_tokens=600, logprobs=True, **constraint)
-    plan = parse_plan(result.content, first_id)
+    plan = parse_plan(result.content, first_id, calls)
     return RoleStep(
         role="compiler_planner", model=model.name, messages=messages, tools=tools, result=result, parsed=plan
     )
