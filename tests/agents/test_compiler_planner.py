@@ -67,7 +67,17 @@ def test_arguments_follow_schema_order_with_typed_values() -> None:
     grammar = plan_grammar(TOOLS)
     assert '"width=" (number)' in grammar and '"x=" (integer)' in grammar
     assert """"unit=" ("'m'" | "'ft'")""" in grammar  # an enum offers exactly its values
-    assert _rule(grammar, "first").startswith('first ::= "area(" (')
+    assert _rule(grammar, "first").startswith('first ::= "area(" r')
+
+
+def test_required_arguments_cannot_be_left_out() -> None:
+    optional_only = {"name": "now", "parameters": {"properties": {"tz": {"type": "string"}}}}
+    grammar = plan_grammar([*TOOLS, optional_only])
+    rules = dict(line.split(" ::= ", 1) for line in grammar.splitlines() if " ::= " in line)
+    area, double, now = rules["first"].split(" | ")
+    assert not area.endswith('? ")"') and not double.endswith('? ")"') and now.endswith('? ")"')
+    opening = rules[area.split()[1]]  # what may open area's arguments: only width, which is required
+    assert " | " not in opening and rules[opening.split()[0]].startswith('"width="')
 
 
 def test_parse_plan_numbers_calls_and_reads_dependencies() -> None:
