@@ -7,9 +7,9 @@ The plan is LLMCompiler's own format, one numbered Python call per line::
 
 Call N (numbered by position) can use the result of an earlier call by giving `$N` as an argument value;
 calls with no reference between them run in parallel. The packaged Qwen2.5-Coder 0.5B writes this
-format far more willingly than a JSON plan: on the first 20 entries of BFCL's parallel and
-parallel_multiple categories it planned every asked-for call in 10 and 13 of them, against 2 and 6
-with a JSON plan, at the same accuracy on simple tasks (16 of 20 both).
+format under a typed grammar far better than the JSON plan `{"calls": [...]}` it wrote before: on BFCL
+(40 per category) the compiler graph went from 7.5% to 57.5% on parallel and from 22.5% to 67.5% on
+parallel_multiple, with simple_python unchanged at 82.5% and multiple 52.5% -> 60.0% (docs/bfcl).
 """
 
 from __future__ import annotations
