@@ -86,6 +86,11 @@ def test_parse_plan_numbers_calls_and_reads_dependencies() -> None:
     assert plan[1].arguments == {"width": "$1", "label": "cost $5"}
 
 
+def test_parse_plan_reads_argument_names_python_cannot_take() -> None:
+    plan = parse_plan("1. flight(from='Oslo', to=\"a, class=b\", zip-code=$1, ok=[1, 2])", first_id=2)
+    assert plan[0].arguments == {"from": "Oslo", "to": "a, class=b", "zip-code": "$1", "ok": [1, 2]}
+
+
 def test_parse_plan_numbers_a_replan_after_the_calls_made() -> None:
     plan = parse_plan("1. area(width=$2)", first_id=3)
     assert [(call.id, call.depends_on) for call in plan] == [(3, [2])]

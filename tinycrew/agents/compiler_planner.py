@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import json
+import keyword
 import re
 from collections.abc import Sequence
 from functools import lru_cache
@@ -170,15 +171,30 @@ def references(value: Any) -> set[int]:
 _LINE = re.compile(r"^\s*\d+[.)]\s*([\w.\-]+)\((.*)\)\s*$")
 
 
-def _quote_references(source: str) -> str:
-    """Turn each bare `$N` outside string literals into the string `'$N'`, so the line parses as Python."""
+_ARGUMENT_NAME = re.compile(r"\s*([^\s=(),'\"\[\]{}:]+)=(?!=)")
+
+
+def _as_python(source: str) -> tuple[str, dict[str, str]]:
+    """Make an argument list parse as Python: outside string literals, each bare `$N` becomes the string
+    `'$N'`, and each argument name Python cannot take (`from=`, `zip-code=`) a stand-in; returns the
+    text and the stand-ins' real names."""
     out: list[str] = []
+    names: dict[str, str] = {}
     quote: str | None = None
     index = 0
     while index < len(source):
         char = source[index]
         if quote is None and (match := REFERENCE.match(source, index)):
             out.append(f"'{match[0]}'")
+            index = match.end()
+            continue
+        at_name = quote is None and (index == 0 or source[index - 1] == ",")
+        if at_name and (match := _ARGUMENT_NAME.match(source, index)):
+            name = match[1]
+            if not name.isidentifier() or keyword.iskeyword(name):
+                names[f"_arg{len(names)}"] = name
+                name = f"_arg{len(names) - 1}"
+            out.append(f" {name}=")
             index = match.end()
             continue
         if quote is None and char in "'\"":
@@ -191,7 +207,7 @@ def _quote_references(source: str) -> str:
             quote = None
         out.append(char)
         index += 1
-    return "".join(out)
+    return "".join(out), names
 
 
 def _parse_line(line: str) -> tuple[str, dict[str, Any]] | None:
@@ -199,13 +215,14 @@ def _parse_line(line: str) -> tuple[str, dict[str, Any]] | None:
     match = _LINE.match(line)
     if match is None:
         return None
+    source, names = _as_python(match[2])
     try:
-        call = ast.parse(f"f({_quote_references(match[2])})", mode="eval").body
+        call = ast.parse(f"f({source})", mode="eval").body
         assert isinstance(call, ast.Call)
         arguments: dict[str, Any] = {}
-        for keyword in call.keywords:
-            if keyword.arg is not None:
-                arguments.setdefault(keyword.arg, ast.literal_eval(keyword.value))
+        for argument in call.keywords:
+            if argument.arg is not None:
+                arguments.setdefault(names.get(argument.arg, argument.arg), ast.literal_eval(argument.value))
     except (SyntaxError, ValueError, TypeError, MemoryError, RecursionError):
         return None
     return match[1], arguments
