@@ -36,8 +36,9 @@ TOOLS = [
 ]
 
 
-def _rule(grammar: str, name: str) -> str:
-    return next(line for line in grammar.splitlines() if line.startswith(f"{name} ::="))
+def _rules(grammar: str) -> dict[str, str]:
+    """Each rule's body, by name."""
+    return dict(line.split(" ::= ", 1) for line in grammar.splitlines() if " ::= " in line)
 
 
 def test_llama_cpp_accepts_the_plan_grammar_of_a_first_plan_and_of_a_replan() -> None:
@@ -47,7 +48,7 @@ def test_llama_cpp_accepts_the_plan_grammar_of_a_first_plan_and_of_a_replan() ->
 
 def _allows_reference(grammar: str, name: str, seen: set[str] | None = None) -> bool:
     """Whether the rule `name` of `grammar`, or a rule it uses, lets a value be a `$N` reference."""
-    rules = dict(line.split(" ::= ", 1) for line in grammar.splitlines() if " ::= " in line)
+    rules = _rules(grammar)
     seen = seen if seen is not None else set()
     if name in seen or name not in rules:
         return False
@@ -67,13 +68,12 @@ def test_arguments_follow_schema_order_with_typed_values() -> None:
     grammar = plan_grammar(TOOLS)
     assert '"width=" (number)' in grammar and '"x=" (integer)' in grammar
     assert """"unit=" ("'m'" | "'ft'")""" in grammar  # an enum offers exactly its values
-    assert _rule(grammar, "first").startswith('first ::= "area(" r')
+    assert _rules(grammar)["first"].startswith('"area(" r')
 
 
 def test_required_arguments_cannot_be_left_out() -> None:
     optional_only = {"name": "now", "parameters": {"properties": {"tz": {"type": "string"}}}}
-    grammar = plan_grammar([*TOOLS, optional_only])
-    rules = dict(line.split(" ::= ", 1) for line in grammar.splitlines() if " ::= " in line)
+    rules = _rules(plan_grammar([*TOOLS, optional_only]))
     area, double, now = rules["first"].split(" | ")
     assert not area.endswith('? ")"') and not double.endswith('? ")"') and now.endswith('? ")"')
     opening = rules[area.split()[1]]  # what may open area's arguments: only width, which is required

@@ -49,7 +49,8 @@ The functions you can call, one JSON object per line:
 {functions}"""
 
 _VALUE_RULES = r"""
-value ::= string | number | "True" | "False" | "None" | list | dict | ref
+value ::= literal | ref
+literal ::= string | number | "True" | "False" | "None" | list | dict
 string ::= "\"" ([^"\\\n] | "\\" [^\n])* "\"" | "'" ([^'\\\n] | "\\" [^\n])* "'"
 integer ::= "-"? [0-9]+
 number ::= "-"? [0-9]+ ("." [0-9]+)? ([eE] [-+]? [0-9]+)?
@@ -100,7 +101,7 @@ class _PlanGrammar:
             return self.rule(f'"[" ({item} ("," " "? {item})*)? "]"{ref}')
         if kind == "object":
             return f"(dict{ref})"
-        return "value" if refs else self.rule('string | number | "True" | "False" | "None" | list | dict')
+        return "value" if refs else "literal"
 
     def call(self, function: dict[str, Any], refs: bool) -> str:
         """`name(p=v, ...)`: keyword arguments in schema order, each at most once, the required ones always.
@@ -148,7 +149,7 @@ def _plan_grammar(functions_json: str, first_id: int) -> str:
     later = " | ".join(builder.call(function, True) for function in functions)
     lines = ""  # numbered in order: left free, the 0.5B copies numbers from the task ("12. ...")
     for number in range(first_id + MAX_CALLS - 1, first_id, -1):
-        lines = f'("\\n{number}. " later {lines})?'.replace(" )", ")")
+        lines = f'("\\n{number}. " later{" " + lines if lines else ""})?'
     head = [
         f'root ::= "{first_id}. " first {lines} | [A-Z] [^\\n]*',
         f"first ::= {first}",
@@ -169,8 +170,6 @@ def references(value: Any) -> set[int]:
 
 
 _LINE = re.compile(r"^\s*\d+[.)]\s*([\w.\-]+)\((.*)\)\s*$")
-
-
 _ARGUMENT_NAME = re.compile(r"\s*([^\s=(),'\"\[\]{}:]+)=(?!=)")
 
 
