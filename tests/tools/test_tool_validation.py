@@ -150,3 +150,10 @@ def test_long_values_are_shortened_in_messages() -> None:
         book.validate_args({"city": "X", "count": "z" * 500})
     assert len(caught.value.message) < 100
     assert caught.value.message.endswith("...'")
+
+
+async def test_a_result_carries_the_arguments_the_tool_ran_with() -> None:
+    ok = await book.arun({"city": "X", "count": "5", "seats": ["1", 2]})
+    assert ok.arguments == {"city": "X", "count": 5, "seats": [1, 2]}
+    refused = await book.arun({"city": "X", "count": "many"})
+    assert refused.arguments is None

@@ -71,6 +71,7 @@ async def run_call(registry: ToolRegistry, call: PlannedCall, arguments: dict[st
     result = await registry.get(call.name).arun(arguments)
     return record.model_copy(
         update={
+            "arguments": record.arguments if result.arguments is None else result.arguments,
             "ok": result.ok,
             "observation": result.content,
             "error_kind": None if result.ok else result.error_kind,

@@ -39,6 +39,9 @@ class ToolResult(BaseModel):
     ok: bool
     content: str
     value: Any = Field(default=None, exclude=True)
+    arguments: dict[str, Any] | None = None
+    """The validated arguments the tool ran with, as JSON values (``"5"`` already ``5``); None when
+    validation refused them. A record of the call keeps these, not the model's raw text."""
     error: str | None = None
     error_kind: ErrorKind | None = None
     elapsed_s: float = 0.0
@@ -190,9 +193,17 @@ class Tool:
         except ToolArgumentError as exc:
             content = f"invalid arguments for {self.name}: {exc.message}"
             return self._failure("arguments", exc.message, content, start)
+        ran_with = pydantic_core.to_jsonable_python(args, fallback=repr)
         if self.fn is None:
             content = truncate(f"ok (dry run): {_call_text(self.name, args)}", self.max_chars)
-            return ToolResult(ok=True, content=content, value=args, elapsed_s=_since(start), tool=self.name)
+            return ToolResult(
+                ok=True,
+                content=content,
+                value=args,
+                arguments=ran_with,
+                elapsed_s=_since(start),
+                tool=self.name,
+            )
         scope = asyncio.timeout(self.timeout)
         try:
             async with scope:
@@ -200,12 +211,14 @@ class Tool:
             content = to_content(value, self.max_chars)
         except TimeoutError as exc:
             if not scope.expired():
-                return self._failure("exception", _short_error(exc), None, start)
+                return self._failure("exception", _short_error(exc), None, start, ran_with)
             message = f"timed out after {self.timeout:g}s"
-            return self._failure("timeout", message, None, start)
+            return self._failure("timeout", message, None, start, ran_with)
         except Exception as exc:  # a tool's failure is an observation, not a crash
-            return self._failure("exception", _short_error(exc), None, start)
-        return ToolResult(ok=True, content=content, value=value, elapsed_s=_since(start), tool=self.name)
+            return self._failure("exception", _short_error(exc), None, start, ran_with)
+        return ToolResult(
+            ok=True, content=content, value=value, arguments=ran_with, elapsed_s=_since(start), tool=self.name
+        )
 
     def run(self, raw_args: Mapping[str, Any] | str | bytes | None) -> ToolResult:
         """Synchronous ``arun``; inside a running event loop it runs the call on a worker thread."""
@@ -227,10 +240,18 @@ class Tool:
             value = await value
         return value
 
-    def _failure(self, kind: ErrorKind, message: str, content: str | None, start: float) -> ToolResult:
+    def _failure(
+        self,
+        kind: ErrorKind,
+        message: str,
+        content: str | None,
+        start: float,
+        arguments: dict[str, Any] | None = None,
+    ) -> ToolResult:
         return ToolResult(
             ok=False,
             content=content or f"error: {message}",
+            arguments=arguments,
             error=message,
             error_kind=kind,
             elapsed_s=_since(start),
