@@ -8,6 +8,10 @@ ground-truth calls. Goals: overall recall@5 >= 0.95, p50 query latency <= 20 ms.
 
 Recall is also given per split of `tinycrew.evals.bfcl_data.split_of`: the retriever's settings were
 chosen on "train" only (`--sweep` reruns that choice and prints it), so "eval" is the fair figure.
+
+The relevance floor (`tinycrew.graphs.state.MIN_TOOL_SIMILARITY`) is measured as agents use it, on
+each question's own functions: per floor, the share of answerable questions that lose a ground-truth
+function to it, and the share of irrelevance questions whose every function it withholds.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ SCORED_CATEGORIES = ["simple_python", "multiple", "parallel", "parallel_multiple
 KS = (1, 3, 5)
 SWEEP_WEIGHTS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
 SWEEP_RANKS = (5, 10, 20)
+FLOORS = (0.1, 0.15, 0.2, 0.25, 0.3)
 
 Question = tuple[str, str, list[str]]  # (id, user message, distinct ground-truth function names)
 
@@ -64,16 +69,47 @@ def build_pool(bfcl: Path) -> list[dict[str, Any]]:
     return list(pool.values())
 
 
+def question_text(entry: dict[str, Any]) -> str:
+    """The user messages of a BFCL entry, joined."""
+    return " ".join(m["content"] for m in entry["question"][0] if m["role"] == "user")
+
+
 def load_questions(bfcl: Path, category: str) -> list[Question]:
     """(id, user message, distinct ground-truth function names) for each question of a category."""
     questions = read_jsonl(bfcl / f"BFCL_v4_{category}.json")
     answers = {a["id"]: a for a in read_jsonl(bfcl / "possible_answer" / f"BFCL_v4_{category}.json")}
     out = []
     for q in questions:
-        text = " ".join(m["content"] for m in q["question"][0] if m["role"] == "user")
+        text = question_text(q)
         names = list(dict.fromkeys(name for call in answers[q["id"]]["ground_truth"] for name in call))
         out.append((q["id"], text, names))
     return out
+
+
+def floor_table(retriever: ToolRetriever, bfcl: Path, by_category: dict[str, list[Question]]) -> dict:
+    """Per split and floor: share of answerable questions losing a needed function, and share of
+    irrelevance questions left with no function."""
+    needed = [
+        (qid, min(retriever.similarities(text, truth)))
+        for qs in by_category.values()
+        for qid, text, truth in qs
+    ]
+    offered = [
+        (q["id"], max(retriever.similarities(question_text(q), [f["name"] for f in q["function"]])))
+        for q in read_jsonl(bfcl / "BFCL_v4_irrelevance.json")
+    ]
+    table: dict[str, dict[str, dict[str, float]]] = {}
+    for split in ("train", "eval"):
+        lowest = [value for qid, value in needed if split_of(qid) == split]
+        best = [value for qid, value in offered if split_of(qid) == split]
+        table[split] = {
+            f"{floor:g}": {
+                "answerable_losing_a_tool": round(sum(v < floor for v in lowest) / len(lowest), 4),
+                "irrelevance_without_tools": round(sum(v < floor for v in best) / len(best), 4),
+            }
+            for floor in FLOORS
+        }
+    return table
 
 
 def recalls(ranked: list[str], truth: list[str]) -> dict[int, float]:
@@ -156,6 +192,7 @@ def main() -> None:
                 for group in (category, "overall", f"split {split_of(qid)}"):
                     groups[group].append(got)
         load_after_queries = os.getloadavg()
+        floors = floor_table(retriever, args.bfcl, by_category)
         chosen = sweep(store, [q for qs in by_category.values() for q in qs]) if args.sweep else None
 
     rows = {
@@ -185,6 +222,7 @@ def main() -> None:
         "load_average_1m_5m": [round(x, 2) for x in load_after_queries[:2]],
         "cpus": os.cpu_count(),
         "recall": {c: {m: round(v, 4) for m, v in r.items()} for c, r in rows.items()},
+        "relevance_floor": floors,
     }
     if chosen is not None:
         summary["sweep"] = chosen
@@ -201,6 +239,13 @@ def main() -> None:
         f" p95 {summary['embed_query_ms']['p95']} ms; load average 1/5 min"
         f" {summary['load_average_1m_5m'][0]}/{summary['load_average_1m_5m'][1]} on {os.cpu_count()} CPUs)"
     )
+    print("relevance floor: answerable questions losing a needed tool / irrelevance questions left with none")
+    for split, rows_by_floor in floors.items():
+        shown = ", ".join(
+            f"{floor}: {r['answerable_losing_a_tool']:.3f}/{r['irrelevance_without_tools']:.3f}"
+            for floor, r in rows_by_floor.items()
+        )
+        print(f"  {split:<6}{shown}")
     if chosen is not None:
         print(f"sweep on {chosen['train_questions']} train questions, recall@5:")
         for key, value in chosen["train_recall@5"].items():

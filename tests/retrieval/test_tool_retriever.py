@@ -192,3 +192,22 @@ def test_changing_the_embedding_space_reembeds(
 def test_bad_part_baseline_rank() -> None:
     with pytest.raises(ValueError, match="part_baseline_rank"):
         ToolRetriever(None, part_baseline_rank=0)
+
+
+def test_a_similarity_floor_withholds_unrelated_tools(tool_pool: list[dict[str, Any]]) -> None:
+    retriever = ToolRetriever(None)
+    retriever.index(tool_pool)
+    assert retriever.retrieve("Tell me a joke about penguins.", k=5, min_similarity=0.2) == []
+    assert len(retriever.retrieve("Tell me a joke about penguins.", k=5)) == 5
+    request = "Will it rain in Berlin tomorrow? Also email Bob that I am late."
+    kept = retriever.retrieve(request, k=5, min_similarity=0.2)
+    assert {"weather.get_forecast", "send_email"} <= set(kept)
+    similarity = dict(zip(kept, retriever.similarities(request, kept), strict=True))
+    assert all(value >= 0.2 for value in similarity.values())
+    # a part counts: the email part alone is what send_email is about
+    assert (
+        similarity["send_email"]
+        > retriever.similarities("Will it rain in Berlin tomorrow?", ["send_email"])[0]
+    )
+    with pytest.raises(ValueError, match="not indexed: 'nope'"):
+        retriever.similarities(request, ["nope"])

@@ -15,7 +15,7 @@ from tinycrew.agents import CallRecord
 from tinycrew.graphs.checkpoint import CheckpointerSpec, memory_checkpointer, open_checkpointer
 from tinycrew.graphs.compiler import build_compiler
 from tinycrew.graphs.react import build_react
-from tinycrew.graphs.state import GraphContext, Limits
+from tinycrew.graphs.state import MIN_TOOL_SIMILARITY, GraphContext, Limits
 from tinycrew.graphs.umi import build_umi
 from tinycrew.models import ChatModel, ModelSpec, load_model
 from tinycrew.tools import Tool, ToolRegistry
@@ -56,6 +56,8 @@ class Agent:
     joiner, react; "default" fills the rest). A model is a ChatModel, a ModelSpec, a packaged name or
     a .gguf path. `checkpointer` is "sqlite" (default, under TINYCREW_HOME), "memory", a path, a
     postgresql:// URL or a LangGraph saver. `record=True` writes every step to the trajectory store.
+    `min_similarity` withholds tools unrelated to the request (cosine below it, see
+    `tinycrew.graphs.state.MIN_TOOL_SIMILARITY`); None offers every tool retrieval picks.
     """
 
     def __init__(
@@ -66,6 +68,7 @@ class Agent:
         *,
         top_k: int = 6,
         retriever: Any = None,
+        min_similarity: float | None = MIN_TOOL_SIMILARITY,
         checkpointer: CheckpointerSpec = "sqlite",
         record: bool = True,
         store: Any = None,
@@ -79,7 +82,7 @@ class Agent:
         bindings = dict(models) if isinstance(models, dict) else {"default": models}
         bindings.setdefault("default", None)
         self.models = {role: load_model(ref) for role, ref in bindings.items()}
-        if retriever is None and len(self.registry) > top_k:
+        if retriever is None and (len(self.registry) > top_k or min_similarity is not None):
             from tinycrew.retrieval import ToolRetriever
 
             retriever = ToolRetriever(None)
@@ -96,6 +99,7 @@ class Agent:
             recorder=self.recorder,
             retriever=retriever,
             top_k=top_k,
+            min_similarity=min_similarity,
             answer=answer,
         )
         self._builder = BUILDERS[graph](self.context)

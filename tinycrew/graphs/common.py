@@ -37,12 +37,15 @@ def token_sink(config: RunnableConfig, role: str) -> TokenSink | None:
 
 
 def retrieve_node(context: GraphContext) -> Node:
-    """Pick the tools this task may see: top-k by ToolRAG when there are more than k."""
+    """Pick the tools this task may see: top-k by ToolRAG when there are more than k, without those
+    unrelated to it (`GraphContext.min_similarity`); a few tools keep the order they were given in."""
 
     async def retrieve(state: RunState, config: RunnableConfig) -> dict[str, Any]:
         names = context.registry.names()
-        if context.retriever is not None and len(names) > context.top_k:
-            names = context.retriever.retrieve(state["task"], k=context.top_k)
+        floor = context.min_similarity
+        if context.retriever is not None and (len(names) > context.top_k or floor is not None):
+            kept = context.retriever.retrieve(state["task"], context.top_k, -1.0 if floor is None else floor)
+            names = kept if len(names) > context.top_k else [name for name in names if name in kept]
         return {"tools": names, "calls": [], "steps": 0, "retries": 0, "replans": 0}
 
     return retrieve

@@ -184,8 +184,12 @@ class ToolRetriever:
             )
         return self._lexical
 
-    def retrieve_scored(self, query: str, k: int = 5) -> list[ScoredTool]:
+    def retrieve_scored(self, query: str, k: int = 5, min_similarity: float = -1.0) -> list[ScoredTool]:
         """The k tools that best match `query`, best first, with distances and ranking scores.
+
+        Tools whose cosine similarity to the request and to each of its parts is below `min_similarity`
+        are then dropped, so fewer than k (or none) may come back (agents use
+        `tinycrew.graphs.state.MIN_TOOL_SIMILARITY`).
 
         Every tool is scored, exactly, from the embeddings and documents read out of ChromaDB (cached in
         memory, see `_lexical_index`): with one part, that is a sort by fused score (see `ScoredTool`).
@@ -214,13 +218,16 @@ class ToolRetriever:
         candidates = np.argpartition(-fused[0], n_candidates - 1)[:n_candidates]
         if len(texts) == 1:
             best = candidates[np.argsort(-fused[0][candidates], kind="stable")][:k]
-            return [
+            ranked = [
                 ScoredTool(lexical.ids[i], 1.0 - float(similarity[0, i]), float(fused[0, i])) for i in best
             ]
-        depth = min(self._part_baseline_rank, len(lexical))
-        part_tops = np.argpartition(-fused[1:], depth - 1, axis=1)[:, : depth - 1]
-        candidates = np.union1d(candidates, part_tops.ravel())
-        return self._cover_parts(lexical.ids, candidates, similarity[0], fused, k)
+        else:
+            depth = min(self._part_baseline_rank, len(lexical))
+            part_tops = np.argpartition(-fused[1:], depth - 1, axis=1)[:, : depth - 1]
+            candidates = np.union1d(candidates, part_tops.ravel())
+            ranked = self._cover_parts(lexical.ids, candidates, similarity[0], fused, k)
+        relevance = similarity.max(axis=0)
+        return [hit for hit in ranked if relevance[lexical.position(hit.name)] >= min_similarity]
 
     def _cover_parts(
         self,
@@ -252,6 +259,18 @@ class ToolRetriever:
             chosen.append(ScoredTool(ids[i], 1.0 - float(similarity[i]), float(gain[j])))
         return chosen
 
-    def retrieve(self, query: str, k: int = 5) -> list[str]:
+    def similarities(self, query: str, names: Iterable[str]) -> list[float]:
+        """Cosine similarity of each named tool to `query` or to the closest of its parts: what
+        `min_similarity` compares. Raises ValueError for a name that is not indexed."""
+        lexical = self._lexical_index()
+        names = list(names)
+        if unknown := [name for name in names if name not in lexical]:
+            raise ValueError(f"not indexed: {', '.join(map(repr, unknown))}")
+        parts = split_request(query) if self._part_baseline_rank > 1 else [query]
+        vectors = embed_queries([query, *parts] if len(parts) > 1 else [query])
+        rows = self._embeddings[[lexical.position(name) for name in names]]
+        return [float(value) for value in (vectors @ rows.T).max(axis=0)]
+
+    def retrieve(self, query: str, k: int = 5, min_similarity: float = -1.0) -> list[str]:
         """Names of the k tools that best match `query`, best first (see `retrieve_scored`)."""
-        return [hit.name for hit in self.retrieve_scored(query, k)]
+        return [hit.name for hit in self.retrieve_scored(query, k, min_similarity)]
