@@ -29,12 +29,10 @@ async def call_tool(
     rationale: str,
     error: str | None = None,
     on_token: TokenSink | None = None,
-    tool_name: str | None = None,
 ) -> RoleStep:
-    """One constrained call (to `tool_name` when the planner chose one); `parsed` is the `ToolCall`."""
+    """One call to one of `tools`, constrained to their schemas; `parsed` is the `ToolCall`."""
     messages = caller_messages(task, calls, rationale, error)
-    choice = tool_name or "required"
-    result = await run_model(model, messages, on_token, tools=tools, tool_choice=choice, logprobs=True)
+    result = await run_model(model, messages, on_token, tools=tools, tool_choice="required", logprobs=True)
     return RoleStep(
         role="caller",
         model=model.name,

@@ -33,7 +33,6 @@ class RunState(TypedDict, total=False):
     retries: int
     next: str
     rationale: str
-    next_tool: str | None
     last_error: str | None
     pending: list[PlannedCall]
     replans: int

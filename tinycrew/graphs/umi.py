@@ -33,10 +33,9 @@ def build_umi(context: GraphContext) -> StateGraph:
             decision = decision.model_copy(update={"next": "give_up"})
         update: dict[str, Any] = {
             "next": decision.next,
-            "next_tool": decision.tool,
-            "rationale": f"call {decision.tool}: {decision.rationale}"
-            if decision.tool
-            else decision.rationale,
+            # Only the reason goes on: the caller picks the tool itself, since it sees every schema in
+            # the model's own tool template and picks better than the planner's bare list of names.
+            "rationale": decision.rationale,
             "steps": state["steps"] + 1,
             "usage": usage_of(step),
             "retries": 0,
@@ -57,7 +56,6 @@ def build_umi(context: GraphContext) -> StateGraph:
             state.get("rationale", ""),
             state.get("last_error"),
             token_sink(config, "caller"),
-            state.get("next_tool"),
         )
         call = step.parsed
         parsed = {"name": call.name, "arguments": call.arguments}
