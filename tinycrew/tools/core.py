@@ -196,14 +196,7 @@ class Tool:
         ran_with = pydantic_core.to_jsonable_python(args, fallback=repr)
         if self.fn is None:
             content = truncate(f"ok (dry run): {_call_text(self.name, args)}", self.max_chars)
-            return ToolResult(
-                ok=True,
-                content=content,
-                value=args,
-                arguments=ran_with,
-                elapsed_s=_since(start),
-                tool=self.name,
-            )
+            return self._success(content, args, ran_with, start)
         scope = asyncio.timeout(self.timeout)
         try:
             async with scope:
@@ -216,9 +209,7 @@ class Tool:
             return self._failure("timeout", message, None, start, ran_with)
         except Exception as exc:  # a tool's failure is an observation, not a crash
             return self._failure("exception", _short_error(exc), None, start, ran_with)
-        return ToolResult(
-            ok=True, content=content, value=value, arguments=ran_with, elapsed_s=_since(start), tool=self.name
-        )
+        return self._success(content, value, ran_with, start)
 
     def run(self, raw_args: Mapping[str, Any] | str | bytes | None) -> ToolResult:
         """Synchronous ``arun``; inside a running event loop it runs the call on a worker thread."""
@@ -239,6 +230,16 @@ class Tool:
         if inspect.isawaitable(value):
             value = await value
         return value
+
+    def _success(self, content: str, value: Any, arguments: dict[str, Any], start: float) -> ToolResult:
+        return ToolResult(
+            ok=True,
+            content=content,
+            value=value,
+            arguments=arguments,
+            elapsed_s=_since(start),
+            tool=self.name,
+        )
 
     def _failure(
         self,
