@@ -204,8 +204,7 @@ class ToolRetriever:
         lexical = self._lexical_index()
         if not len(lexical):
             return []
-        parts = split_request(query) if self._part_baseline_rank > 1 else [query]
-        texts = [query, *parts] if len(parts) > 1 else [query]
+        texts = self._texts(query)
         vectors = embed_queries(texts)
         weight = self._lexical_weight
         similarity = vectors @ self._embeddings.T  # (texts, tools): cosine, all vectors unit length
@@ -228,6 +227,11 @@ class ToolRetriever:
             ranked = self._cover_parts(lexical.ids, candidates, similarity[0], fused, k)
         relevance = similarity.max(axis=0)
         return [hit for hit in ranked if relevance[lexical.position(hit.name)] >= min_similarity]
+
+    def _texts(self, query: str) -> list[str]:
+        """What a query is scored as: the request alone, or the request then each of its parts."""
+        parts = split_request(query) if self._part_baseline_rank > 1 else [query]
+        return [query, *parts] if len(parts) > 1 else [query]
 
     def _cover_parts(
         self,
@@ -266,8 +270,7 @@ class ToolRetriever:
         names = list(names)
         if unknown := [name for name in names if name not in lexical]:
             raise ValueError(f"not indexed: {', '.join(map(repr, unknown))}")
-        parts = split_request(query) if self._part_baseline_rank > 1 else [query]
-        vectors = embed_queries([query, *parts] if len(parts) > 1 else [query])
+        vectors = embed_queries(self._texts(query))
         rows = self._embeddings[[lexical.position(name) for name in names]]
         return [float(value) for value in (vectors @ rows.T).max(axis=0)]
 
