@@ -79,6 +79,19 @@ def test_step_limit_bounds_a_run(default_model) -> None:
     assert result.status == "done" and len(result.calls) <= 1
 
 
+def test_umi_caller_that_repeats_a_call_is_sent_back_for_the_next_part(default_model) -> None:
+    # The planner asks for another call after Alice; the 0.5B caller first copies Alice's call, is
+    # told it is a repeat, and then looks up Bob (without the retry it answered with an invented date).
+    result = agent(default_model, "umi", ToolRegistry([birthday])).run(
+        "Look up the birth dates of two people: Alice and Bob."
+    )
+    assert [(call.name, call.arguments["person"]) for call in result.calls] == [
+        ("birthday", "Alice"),
+        ("birthday", "Bob"),
+    ]
+    assert "1985" in result.answer
+
+
 def test_invalid_arguments_go_back_to_the_caller(default_model) -> None:
     @tool
     def repeat_word(word: str, times: int) -> str:

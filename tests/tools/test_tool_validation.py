@@ -157,3 +157,11 @@ async def test_a_result_carries_the_arguments_the_tool_ran_with() -> None:
     assert ok.arguments == {"city": "X", "count": 5, "seats": [1, 2]}
     refused = await book.arun({"city": "X", "count": "many"})
     assert refused.arguments is None
+
+
+def test_canonical_arguments_make_calls_that_run_alike_equal() -> None:
+    canonical = book.canonical_arguments
+    assert canonical({"city": "X", "count": "5"}) == canonical('{"city": "X", "count": 5}')
+    assert canonical({"city": "X", "count": 5}) != canonical({"city": "Y", "count": 5})
+    with pytest.raises(ToolArgumentError):
+        book.canonical_arguments({"city": "X", "count": "many"})

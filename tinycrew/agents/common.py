@@ -21,13 +21,18 @@ class CallRecord(BaseModel):
     arguments: dict[str, Any] = Field(default_factory=dict)
     ok: bool = True
     observation: str = ""
-    error_kind: str | None = None  # "arguments" | "exception" | "timeout" | "rejected" | "unknown_tool"
+    error_kind: str | None = None
+    """None when ok; else "arguments", "exception", "timeout", "rejected", "unknown_tool" or "repeated"."""
     depends_on: list[int] = Field(default_factory=list)
+
+    def call_text(self) -> str:
+        """The call as a prompt shows it: `f(a=1)`."""
+        arguments = ", ".join(f"{key}={json.dumps(value)}" for key, value in self.arguments.items())
+        return f"{self.name}({arguments})"
 
     def line(self) -> str:
         """One line for a prompt: `3. f(a=1) -> observation`."""
-        arguments = ", ".join(f"{key}={json.dumps(value)}" for key, value in self.arguments.items())
-        return f"{self.id}. {self.name}({arguments}) -> {self.observation}"
+        return f"{self.id}. {self.call_text()} -> {self.observation}"
 
 
 class RoleStep(BaseModel):

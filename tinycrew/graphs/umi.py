@@ -12,10 +12,24 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 
-from tinycrew.agents import PlannedCall, call_tool, plan_next, summarize
+from tinycrew.agents import CallRecord, PlannedCall, call_tool, plan_next, summarize
 from tinycrew.graphs.common import retrieve_node, router, run_id_of, step_limit_reached, token_sink
 from tinycrew.graphs.execution import ask_approval, execute_plan
 from tinycrew.graphs.state import GraphContext, RunState, commit_step, open_record, record, usage_of
+from tinycrew.tools import ToolArgumentError, ToolRegistry
+
+REPEAT_RETRIES = 1
+"""How often the caller is sent back after repeating a call that already succeeded."""
+
+
+def earlier_run(registry: ToolRegistry, call: PlannedCall, calls: list[CallRecord]) -> CallRecord | None:
+    """The successful earlier call that `call` repeats: same tool, same arguments once validated."""
+    try:
+        arguments = registry.get(call.name).canonical_arguments(call.arguments)
+    except (KeyError, ToolArgumentError):
+        return None
+    same = (done for done in calls if done.ok and done.name == call.name and done.arguments == arguments)
+    return next(same, None)
 
 
 def build_umi(context: GraphContext) -> StateGraph:
@@ -66,14 +80,26 @@ def build_umi(context: GraphContext) -> StateGraph:
 
     async def executor(state: RunState, config: RunnableConfig) -> dict[str, Any]:
         [call] = state["pending"]
-        repeated = next(
-            (
-                done
-                for done in state["calls"]
-                if done.ok and done.name == call.name and done.arguments == call.arguments
-            ),
-            None,
-        )
+        repeated = earlier_run(context.registry, call, state["calls"])
+        if repeated is not None and state.get("retries", 0) < REPEAT_RETRIES:
+            # Either the task is done (the planner asked for one call too many) or the caller copied
+            # the last call instead of doing the next part ("... and the same for 2010"): told so once,
+            # a small caller usually writes the next call; a second repeat means there is none.
+            message = (
+                f"{repeated.call_text()} was already called and its result is listed. "
+                "Call for a part of the task that has no result yet, with its own values."
+            )
+            refused = CallRecord(
+                id=call.id,
+                name=call.name,
+                arguments=call.arguments,
+                ok=False,
+                error_kind="repeated",
+                observation=message,
+            )
+            commit_step(context, state.get("open_step"), [refused])
+            retry = {"retries": state.get("retries", 0) + 1, "last_error": message}
+            return {"pending": [], "open_step": None, "next": "caller", **retry}
         if repeated is not None:
             # The result is already known and the model is looping: answer from what we have.
             commit_step(context, state.get("open_step"), [repeated])

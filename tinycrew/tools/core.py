@@ -80,6 +80,11 @@ def _short_error(exc: BaseException) -> str:
     return truncate(" ".join(message.split()), _ERROR_CHARS)
 
 
+def _jsonable(args: dict[str, Any]) -> dict[str, Any]:
+    """Validated arguments as JSON values (sets become lists, dates strings, ...)."""
+    return pydantic_core.to_jsonable_python(args, fallback=repr)
+
+
 def _plain(value: Any) -> Any:
     """Schema-built nested objects become plain dicts again; user types (pydantic, dataclass) stay."""
     if isinstance(value, SchemaObject):
@@ -185,6 +190,11 @@ class Tool:
         }
         return prune_none(args, self.parameters) if self._prune_nulls else args
 
+    def canonical_arguments(self, raw: Mapping[str, Any] | str | bytes | None) -> dict[str, Any]:
+        """The validated arguments as JSON values, as a call record keeps them: two calls that would
+        run alike (``{"n": "5"}`` and ``{"n": 5}``) compare equal. Raises ToolArgumentError."""
+        return _jsonable(self.validate_args(raw))
+
     async def arun(self, raw_args: Mapping[str, Any] | str | bytes | None) -> ToolResult:
         """Validate and run; every failure (arguments, exception, timeout) comes back as ``ok=False``."""
         start = time.perf_counter()
@@ -193,7 +203,7 @@ class Tool:
         except ToolArgumentError as exc:
             content = f"invalid arguments for {self.name}: {exc.message}"
             return self._failure("arguments", exc.message, content, start)
-        ran_with = pydantic_core.to_jsonable_python(args, fallback=repr)
+        ran_with = _jsonable(args)
         if self.fn is None:
             content = truncate(f"ok (dry run): {_call_text(self.name, args)}", self.max_chars)
             return self._success(content, args, ran_with, start)
