@@ -10,6 +10,7 @@ import pytest
 from tinycrew.graphs import Agent
 from tinycrew.tools import ToolRegistry, tool
 from tinycrew.tools.builtin import builtin_tools, day_of_week
+from tinycrew.trajectories import TrajectoryStore
 
 pytestmark = pytest.mark.slow
 
@@ -79,17 +80,25 @@ def test_step_limit_bounds_a_run(default_model) -> None:
     assert result.status == "done" and len(result.calls) <= 1
 
 
-def test_umi_caller_that_repeats_a_call_is_sent_back_for_the_next_part(default_model) -> None:
+def test_umi_caller_that_repeats_a_call_is_sent_back_for_the_next_part(default_model, tmp_path) -> None:
     # The planner asks for another call after Alice; the 0.5B caller first copies Alice's call, is
     # told it is a repeat, and then looks up Bob (without the retry it answered with an invented date).
-    result = agent(default_model, "umi", ToolRegistry([birthday])).run(
-        "Look up the birth dates of two people: Alice and Bob."
-    )
+    store = TrajectoryStore.open(tmp_path / "trajectories.sqlite")
+    result = Agent(
+        ToolRegistry([birthday]), graph="umi", models=default_model, checkpointer="memory", store=store
+    ).run("Look up the birth dates of two people: Alice and Bob.")
     assert [(call.name, call.arguments["person"]) for call in result.calls] == [
         ("birthday", "Alice"),
         ("birthday", "Bob"),
     ]
     assert "1985" in result.answer
+    callers = [step for step in store.get_run(result.run_id).steps if step.role == "caller"]
+    refused = [step.error for step in callers if step.error is not None]
+    assert [step.parsed_call["arguments"]["person"] for step in callers if step.error is None] == [
+        "Alice",
+        "Bob",
+    ]
+    assert refused and all("already called" in error for error in refused)
 
 
 def test_invalid_arguments_go_back_to_the_caller(default_model) -> None:

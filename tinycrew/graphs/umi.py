@@ -81,13 +81,14 @@ def build_umi(context: GraphContext) -> StateGraph:
     async def executor(state: RunState, config: RunnableConfig) -> dict[str, Any]:
         [call] = state["pending"]
         repeated = earlier_run(context.registry, call, state["calls"])
-        if repeated is not None and state.get("retries", 0) < REPEAT_RETRIES:
+        if repeated is not None:
             # Either the task is done (the planner asked for one call too many) or the caller copied
             # the last call instead of doing the next part ("... and the same for 2010"): told so once,
-            # a small caller usually writes the next call; a second repeat means there is none.
-            message = (
-                f"{repeated.call_text()} was already called and its result is listed. "
-                "Call for a part of the task that has no result yet, with its own values."
+            # a small caller usually writes the next call; a second repeat means there is none, and the
+            # run answers from what it has. Either way the repeat is a failed step, never a sample.
+            retry = state.get("retries", 0) < REPEAT_RETRIES
+            message = f"{repeated.call_text()} was already called and its result is listed." + (
+                " Call for a part of the task that has no result yet, with its own values." if retry else ""
             )
             refused = CallRecord(
                 id=call.id,
@@ -98,12 +99,16 @@ def build_umi(context: GraphContext) -> StateGraph:
                 observation=message,
             )
             commit_step(context, state.get("open_step"), [refused])
-            retry = {"retries": state.get("retries", 0) + 1, "last_error": message}
-            return {"pending": [], "open_step": None, "next": "caller", **retry}
-        if repeated is not None:
-            # The result is already known and the model is looping: answer from what we have.
-            commit_step(context, state.get("open_step"), [repeated])
-            return {"pending": [], "next": "summarizer", "open_step": None}
+            if not retry:
+                return {"pending": [], "next": "summarizer", "open_step": None}
+            retries = state.get("retries", 0) + 1
+            return {
+                "pending": [],
+                "open_step": None,
+                "next": "caller",
+                "retries": retries,
+                "last_error": message,
+            }
         rejected = ask_approval(context.registry, [call])
         [done] = await execute_plan(context.registry, [call], state["calls"], rejected)
         commit_step(context, state.get("open_step"), [done])
