@@ -42,6 +42,7 @@ class RunState(TypedDict, total=False):
     outcome: str | None
     usage: Annotated[Usage, merge_usage]
     open_step: dict[str, Any] | None  # a recorded step waiting for its tool observation
+    repeated: CallRecord | None  # umi: the call the caller was told it repeated (see graphs.repeats)
 
 
 MIN_TOOL_SIMILARITY = 0.2

@@ -12,24 +12,11 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 
-from tinycrew.agents import CallRecord, PlannedCall, call_tool, plan_next, summarize
+from tinycrew.agents import PlannedCall, call_tool, plan_next, summarize
 from tinycrew.graphs.common import retrieve_node, router, run_id_of, step_limit_reached, token_sink
 from tinycrew.graphs.execution import ask_approval, execute_plan
+from tinycrew.graphs.repeats import earlier_run, moves_on, refusal
 from tinycrew.graphs.state import GraphContext, RunState, commit_step, open_record, record, usage_of
-from tinycrew.tools import ToolArgumentError, ToolRegistry
-
-REPEAT_RETRIES = 1
-"""How often the caller is sent back after repeating a call that already succeeded."""
-
-
-def earlier_run(registry: ToolRegistry, call: PlannedCall, calls: list[CallRecord]) -> CallRecord | None:
-    """The successful earlier call that `call` repeats: same tool, same arguments once validated."""
-    try:
-        arguments = registry.get(call.name).canonical_arguments(call.arguments)
-    except (KeyError, ToolArgumentError):
-        return None
-    same = (done for done in calls if done.ok and done.name == call.name and done.arguments == arguments)
-    return next(same, None)
 
 
 def build_umi(context: GraphContext) -> StateGraph:
@@ -54,6 +41,7 @@ def build_umi(context: GraphContext) -> StateGraph:
             "usage": usage_of(step),
             "retries": 0,
             "last_error": None,
+            "repeated": None,
         }
         if decision.next == "give_up":
             update["outcome"] = "gave_up"
@@ -81,34 +69,22 @@ def build_umi(context: GraphContext) -> StateGraph:
     async def executor(state: RunState, config: RunnableConfig) -> dict[str, Any]:
         [call] = state["pending"]
         repeated = earlier_run(context.registry, call, state["calls"])
-        if repeated is not None:
-            # Either the task is done (the planner asked for one call too many) or the caller copied
-            # the last call instead of doing the next part ("... and the same for 2010"): told so once,
-            # a small caller usually writes the next call; a second repeat means there is none, and the
-            # run answers from what it has. Either way the repeat is a failed step, never a sample.
-            retry = state.get("retries", 0) < REPEAT_RETRIES
-            message = f"{repeated.call_text()} was already called and its result is listed." + (
-                " Call for a part of the task that has no result yet, with its own values." if retry else ""
+        told = state.get("repeated")  # the call the caller was told it had repeated, on its retry
+        if repeated is not None and told is None:
+            message = (
+                f"{repeated.call_text()} was already called and its result is listed. "
+                "Call for a part of the task that has no result yet, with its own values."
             )
-            refused = CallRecord(
-                id=call.id,
-                name=call.name,
-                arguments=call.arguments,
-                ok=False,
-                error_kind="repeated",
-                observation=message,
-            )
-            commit_step(context, state.get("open_step"), [refused])
-            if not retry:
-                return {"pending": [], "next": "summarizer", "open_step": None}
-            retries = state.get("retries", 0) + 1
-            return {
-                "pending": [],
-                "open_step": None,
-                "next": "caller",
-                "retries": retries,
-                "last_error": message,
-            }
+            commit_step(context, state.get("open_step"), [refusal(call, message)])
+            retry = {"repeated": repeated, "last_error": message}
+            return {"pending": [], "open_step": None, "next": "caller", **retry}
+        if repeated is not None or (
+            told and not moves_on(context.registry, state["task"], call, told, state["calls"])
+        ):
+            # No next part: the task is done and the model is looping. Answer from what we have.
+            message = "This call does no new part of the task; the run answers from the results so far."
+            commit_step(context, state.get("open_step"), [refusal(call, message)])
+            return {"pending": [], "next": "summarizer", "open_step": None}
         rejected = ask_approval(context.registry, [call])
         [done] = await execute_plan(context.registry, [call], state["calls"], rejected)
         commit_step(context, state.get("open_step"), [done])
@@ -126,6 +102,7 @@ def build_umi(context: GraphContext) -> StateGraph:
             "next": "planner",
             "calls": [*state["calls"], done],
             "last_error": None,
+            "repeated": None,
         }
 
     async def summarizer(state: RunState, config: RunnableConfig) -> dict[str, Any]:
