@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 
 import pytest
 
 from tinycrew.graphs import Agent
+from tinycrew.graphs.umi import OVERRULED
 from tinycrew.tools import ToolRegistry, tool
 from tinycrew.tools.builtin import builtin_tools, day_of_week
 from tinycrew.trajectories import TrajectoryStore
@@ -23,6 +25,28 @@ def birthday(person: str) -> str:
         person: First name, e.g. "Alice".
     """
     return {"alice": "1990-06-15", "bob": "1985-01-01"}[person.strip().lower()]
+
+
+@tool
+def calculate_lcm(num1: int, num2: int) -> int:
+    """Calculate the least common multiple (lcm) between two integers.
+
+    Args:
+        num1: First number to calculate lcm for.
+        num2: Second number to calculate lcm for.
+    """
+    return math.lcm(num1, num2)
+
+
+@tool
+def calculate_gcd(num1: int, num2: int) -> int:
+    """Calculate the greatest common divisor (gcd) between two integers.
+
+    Args:
+        num1: First number to calculate gcd for.
+        num2: Second number to calculate gcd for.
+    """
+    return math.gcd(num1, num2)
 
 
 def agent(default_model, graph: str, tools=None, **options) -> Agent:
@@ -99,6 +123,21 @@ def test_umi_caller_that_repeats_a_call_is_sent_back_for_the_next_part(default_m
         "Bob",
     ]
     assert refused and "already called" in refused[0]
+
+
+def test_umi_give_up_stands_only_when_it_holds_with_the_tools_reversed(default_model, tmp_path) -> None:
+    # Shown lcm before gcd (BFCL's multiple_35), the 0.5B planner gives up on a gcd question; shown
+    # gcd first, it calls gcd. The overruled give_up is kept in the trajectory as an error step.
+    store = TrajectoryStore.open(tmp_path / "trajectories.sqlite")
+    result = Agent(
+        ToolRegistry([calculate_lcm, calculate_gcd]), graph="umi", models=default_model, store=store
+    ).run("Calculate the greatest common divisor between 128 and 256.")
+    assert [(call.name, call.arguments) for call in result.calls] == [
+        ("calculate_gcd", {"num1": 128, "num2": 256})
+    ]
+    planners = [step for step in store.get_run(result.run_id).steps if step.role == "planner"]
+    assert planners[0].raw_output.startswith("Next: give_up") and planners[0].error == OVERRULED
+    assert planners[1].raw_output.startswith("Next: call calculate_gcd") and planners[1].error is None
 
 
 def test_invalid_arguments_go_back_to_the_caller(default_model) -> None:

@@ -4,9 +4,10 @@ A small caller asked for one more call often copies the last one. That means one
 task is done (the planner asked for one call too many), or the task asks for the same thing for
 several values ("the BMI of Ann, 1.6 m and 60 kg, and of Bob, 1.8 m and 80 kg") and the caller lost
 its place. The umi graph tells the caller once that the call was already made; a second attempt
-counts as the next part only when it calls the same tool with a value from the task that no earlier
-call used. Anything else (on BFCL's multiple: another tool with the same values, or an invented
-flag) means there is no next part, and the run answers.
+counts as the next part only when a required argument of it holds a value from the task that no
+earlier call used ("book a flight to Boston, then a hotel there for 4 nights" moves on to the hotel).
+Anything else (on BFCL's multiple: a look-alike tool with the same values, or a new value only in an
+optional argument such as `rounding=2`) means there is no next part, and the run answers.
 """
 
 from __future__ import annotations
@@ -59,17 +60,25 @@ def _in_text(value: str, text: str) -> bool:
     return len(value) > 1 and value in text
 
 
-def moves_on(
-    registry: ToolRegistry, task: str, call: PlannedCall, repeated: CallRecord, calls: list[CallRecord]
-) -> bool:
-    """Whether `call`, written after the caller was told it repeated `repeated`, does a new part of
-    `task`: the same tool with a value from the task that no earlier call used."""
+def moves_on(registry: ToolRegistry, task: str, call: PlannedCall, calls: list[CallRecord]) -> bool:
+    """Whether `call`, written after the caller was told it repeated a call, does a new part of
+    `task`: a required argument (any argument, for a tool with none required) holds a value from the
+    task that no earlier call used."""
     arguments = _arguments(registry, call)
-    if call.name != repeated.name or arguments is None:
+    if arguments is None:
         return False
+    required = _required(registry, call.name)
+    if required:
+        arguments = {name: value for name, value in arguments.items() if name in required}
     text = _THOUSANDS.sub("", task.lower())
     used = {value for done in calls for value in _values(done.arguments)}
     return any(value not in used and _in_text(value, text) for value in _values(arguments))
+
+
+def _required(registry: ToolRegistry, name: str) -> set[str]:
+    """The names of the tool's required parameters, from its JSON schema."""
+    parameters = registry.get(name).openai_schema()["function"].get("parameters") or {}
+    return set(parameters.get("required", []))
 
 
 def refusal(call: PlannedCall, message: str) -> CallRecord:
