@@ -8,9 +8,12 @@ import time
 
 import pytest
 
+from tinycrew.evals.bfcl_data import NameMap, load_category, to_openai_tools
+from tinycrew.evals.bfcl_scorer import score_entry
+from tinycrew.evals.runner import task_text
 from tinycrew.graphs import Agent
 from tinycrew.graphs.umi import OVERRULED
-from tinycrew.tools import ToolRegistry, tool
+from tinycrew.tools import ToolRegistry, tool, tool_from_schema
 from tinycrew.tools.builtin import builtin_tools, day_of_week
 from tinycrew.trajectories import TrajectoryStore
 
@@ -138,6 +141,38 @@ def test_umi_give_up_stands_only_when_it_holds_with_the_tools_reversed(default_m
     planners = [step for step in store.get_run(result.run_id).steps if step.role == "planner"]
     assert planners[0].raw_output.startswith("Next: give_up") and planners[0].error == OVERRULED
     assert planners[1].raw_output.startswith("Next: call calculate_gcd") and planners[1].error is None
+
+
+def bfcl_umi_run(default_model, entry_id: str, tmp_path) -> tuple[list, list]:
+    """Run umi on one BFCL multiple question (from ../shared/bfcl) with BFCL's own schemas; return the
+    calls in BFCL names and the recorded caller steps."""
+    entry = next(e for e in load_category("multiple") if e.id == entry_id)
+    names = NameMap()
+    tools = ToolRegistry(tool_from_schema(schema) for schema in to_openai_tools(entry.functions, names))
+    store = TrajectoryStore.open(tmp_path / "trajectories.sqlite")
+    result = Agent(tools, graph="umi", models=default_model, store=store, answer=False).run(task_text(entry))
+    calls = [{names.from_api(call.name): call.arguments} for call in result.calls]
+    assert score_entry(entry, calls).ok, calls
+    return calls, [step for step in store.get_run(result.run_id).steps if step.role == "caller"]
+
+
+def test_umi_caller_told_it_left_numbers_of_the_task_out_calls_the_tool_that_takes_them(
+    default_model, tmp_path
+) -> None:
+    # BFCL's multiple_8: the 0.5B caller values a villa instead of finding one within the budget;
+    # told which numbers it left out, it calls the tool that takes them.
+    calls, callers = bfcl_umi_run(default_model, "multiple_8", tmp_path)
+    assert [next(iter(call)) for call in calls] == ["realestate.find_properties"]
+    assert "leaves out 300000, 400000 of the task" in callers[0].error
+    assert callers[-1].error is None
+
+
+def test_umi_drops_optional_text_arguments_the_task_never_says(default_model, tmp_path) -> None:
+    # BFCL's multiple_26: the 0.5B caller invents mission='Mission 1' and trophy='Trophy 1'.
+    calls, callers = bfcl_umi_run(default_model, "multiple_26", tmp_path)
+    assert calls == [{"game_rewards.get": {"game": "Fortnite", "platform": "PlayStation"}}]
+    assert '"mission"' in callers[0].raw_output  # what the model wrote; the record holds what ran
+    assert callers[0].parsed_call["arguments"] == calls[0]["game_rewards.get"]
 
 
 def test_invalid_arguments_go_back_to_the_caller(default_model) -> None:

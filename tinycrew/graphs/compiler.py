@@ -10,6 +10,7 @@ from langgraph.graph import END, START, StateGraph
 from tinycrew.agents import join, plan_calls, summarize
 from tinycrew.graphs.common import retrieve_node, router, run_id_of, token_sink
 from tinycrew.graphs.execution import ask_approval, execute_plan
+from tinycrew.graphs.grounding import without_unfounded_options
 from tinycrew.graphs.state import GraphContext, RunState, commit_step, open_record, record, usage_of
 
 
@@ -24,7 +25,9 @@ def build_compiler(context: GraphContext) -> StateGraph:
         step = await plan_calls(
             model, state["task"], tools, state["calls"], state.get("feedback"), token_sink(config, "planner")
         )
-        plan = step.parsed
+        # Options the task never mentions take the tool's default (see graphs.grounding).
+        task, done = state["task"], state["calls"]
+        plan = [without_unfounded_options(context.registry, task, call, done) for call in step.parsed]
         first = plan[0].model_dump(include={"name", "arguments"}) if plan else None
         row = open_record(context, run_id_of(config), state["steps"], step, first)
         if not plan:

@@ -11,6 +11,7 @@ from tinycrew.agents import PlannedCall, RoleStep
 from tinycrew.agents.common import run_model
 from tinycrew.graphs.common import retrieve_node, router, run_id_of, step_limit_reached, token_sink
 from tinycrew.graphs.execution import ask_approval, execute_plan
+from tinycrew.graphs.grounding import without_unfounded_options
 from tinycrew.graphs.state import GraphContext, RunState, commit_step, open_record, usage_of
 
 SYSTEM = "You are a helpful assistant. Use the tools when they help; answer briefly when you are done."
@@ -33,7 +34,13 @@ def build_react(context: GraphContext) -> StateGraph:
         base = len(state.get("calls", []))
         unique = {(call.name, repr(call.arguments)): call for call in result.tool_calls}  # models stutter
         pending = [
-            PlannedCall(id=base + i + 1, name=call.name, arguments=call.arguments)
+            # Options the task never mentions take the tool's default (see graphs.grounding).
+            without_unfounded_options(
+                context.registry,
+                state["task"],
+                PlannedCall(id=base + i + 1, name=call.name, arguments=call.arguments),
+                state.get("calls", []),
+            )
             for i, call in enumerate(unique.values())
         ]
         first = pending[0].model_dump(include={"name", "arguments"}) if pending else None

@@ -43,6 +43,7 @@ class RunState(TypedDict, total=False):
     usage: Annotated[Usage, merge_usage]
     open_step: dict[str, Any] | None  # a recorded step waiting for its tool observation
     repeated: CallRecord | None  # umi: the call the caller was told it repeated (see graphs.repeats)
+    checked: bool  # umi: the caller was told which values of its call the task does not back
 
 
 MIN_TOOL_SIMILARITY = 0.2

@@ -15,6 +15,7 @@ from langgraph.graph import END, START, StateGraph
 from tinycrew.agents import PlannedCall, call_tool, plan_next, summarize
 from tinycrew.graphs.common import retrieve_node, router, run_id_of, step_limit_reached, token_sink
 from tinycrew.graphs.execution import ask_approval, execute_plan
+from tinycrew.graphs.grounding import overused_numbers, unused_numbers, without_unfounded_options
 from tinycrew.graphs.repeats import earlier_run, moves_on, refusal
 from tinycrew.graphs.state import (
     GraphContext,
@@ -62,6 +63,7 @@ def build_umi(context: GraphContext) -> StateGraph:
             "retries": 0,
             "last_error": None,
             "repeated": None,
+            "checked": False,
         }
         if decision.next == "give_up":
             update["outcome"] = "gave_up"
@@ -80,10 +82,13 @@ def build_umi(context: GraphContext) -> StateGraph:
             token_sink(config, "caller"),
         )
         call = step.parsed
-        parsed = {"name": call.name, "arguments": call.arguments}
-        row = open_record(context, run_id_of(config), state["steps"], step, parsed)
         next_id = (state["calls"][-1].id if state["calls"] else 0) + 1
         planned = PlannedCall(id=next_id, name=call.name, arguments=call.arguments)
+        # Options the task never mentions take the tool's default; the record (a training sample)
+        # holds the call that runs.
+        planned = without_unfounded_options(context.registry, state["task"], planned, state["calls"])
+        parsed = {"name": planned.name, "arguments": planned.arguments}
+        row = open_record(context, run_id_of(config), state["steps"], step, parsed)
         return {"pending": [planned], "steps": state["steps"] + 1, "usage": usage_of(step), "open_step": row}
 
     async def executor(state: RunState, config: RunnableConfig) -> dict[str, Any]:
@@ -105,6 +110,18 @@ def build_umi(context: GraphContext) -> StateGraph:
             message = "This call does no new part of the task; the run answers from the results so far."
             commit_step(context, state.get("open_step"), [refusal(call, message)])
             return {"pending": [], "next": "summarizer", "open_step": None}
+        doubt = overused_numbers(context.registry, state["task"], call, state["calls"])
+        if doubt is None and not state["calls"] and len(state["tools"]) > 1:
+            unused = unused_numbers(state["task"], [call])
+            if unused:
+                doubt = (
+                    f"The call leaves out {', '.join(unused)} of the task. If another tool "
+                    "takes these values, call that tool; otherwise write the same call again."
+                )
+        if doubt is not None and not state.get("checked"):
+            # Told once; whatever the caller writes next is run (it may keep a value it can justify).
+            commit_step(context, state.get("open_step"), [refusal(call, doubt, "unfounded")])
+            return {"pending": [], "open_step": None, "next": "caller", "checked": True, "last_error": doubt}
         rejected = ask_approval(context.registry, [call])
         [done] = await execute_plan(context.registry, [call], state["calls"], rejected)
         commit_step(context, state.get("open_step"), [done])
@@ -123,6 +140,7 @@ def build_umi(context: GraphContext) -> StateGraph:
             "calls": [*state["calls"], done],
             "last_error": None,
             "repeated": None,
+            "checked": False,
         }
 
     async def summarizer(state: RunState, config: RunnableConfig) -> dict[str, Any]:

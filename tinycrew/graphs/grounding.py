@@ -1,0 +1,146 @@
+"""Checking a call's values against what the task and earlier results say.
+
+A small caller fills optional arguments it was not asked for: it copies the documented default
+("Default is 'cm'" for a radius the task gives in inches), or invents one (`mission='Mission 1'`,
+`algorithm='binary'`). It also reuses a number for two arguments ("dropped from 100 m" read as
+`initial_velocity=100, height=100`). The umi graph drops the first kind (`without_unfounded_options`)
+and tells the caller once about the second (`overused_numbers`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from tinycrew.agents import CallRecord, PlannedCall
+from tinycrew.agents.compiler_planner import REFERENCE
+from tinycrew.tools import ToolArgumentError, ToolRegistry
+
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3})")
+_SPACE = re.compile(r"\s+")
+ADVICE = (
+    "Write the call again with the values the task gives; leave out optional arguments it does not ask for."
+)
+
+
+def validated_arguments(registry: ToolRegistry, call: PlannedCall) -> dict[str, Any] | None:
+    """The call's validated arguments as JSON values, or None for an unknown tool or invalid ones."""
+    try:
+        return registry.get(call.name).canonical_arguments(call.arguments)
+    except (KeyError, ToolArgumentError):
+        return None
+
+
+def required_parameters(registry: ToolRegistry, name: str) -> set[str]:
+    """The names of the tool's required parameters, from its JSON schema."""
+    parameters = registry.get(name).openai_schema()["function"].get("parameters") or {}
+    return set(parameters.get("required", []))
+
+
+def plain_text(text: str) -> str:
+    """Lower case, one space between words, no thousands separators: the form `says` reads."""
+    return _SPACE.sub(" ", _THOUSANDS.sub("", text.lower())).strip()
+
+
+def scalar_values(value: Any) -> list[str]:
+    """The scalar values inside an argument value, as lower-case text (6.0 reads "6"); flags skipped."""
+    if isinstance(value, dict):
+        return [text for item in value.values() for text in scalar_values(item)]
+    if isinstance(value, list):
+        return [text for item in value for text in scalar_values(item)]
+    if value is None or isinstance(value, bool):
+        return []
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return [plain_text(str(value))]
+
+
+def mentions(value: str, text: str) -> int:
+    """How often `text` (see `plain_text`) says `value`: a number as a whole number (5 is not in 15
+    or 5.6), other text as a substring of at least two characters."""
+    if _NUMBER.fullmatch(value):
+        return len(re.findall(rf"(?<![\d.]){re.escape(value)}(?!\d|\.\d)", text))
+    return text.count(value) if len(value) > 1 else 0
+
+
+def said_text(task: str, calls: list[CallRecord]) -> str:
+    """Everything a call may take values from: the task, and the earlier calls' arguments and results."""
+    return plain_text(" ".join([task, *(f"{done.arguments} {done.observation}" for done in calls)]))
+
+
+def unfounded_options(registry: ToolRegistry, text: str, call: PlannedCall) -> list[str]:
+    """The optional arguments of `call` whose text value `text` (see `said_text`) never says; a `$N`
+    reference to an earlier result counts as said."""
+    arguments = validated_arguments(registry, call)
+    if arguments is None:
+        return []
+    required = required_parameters(registry, call.name)
+    return [
+        name
+        for name, value in arguments.items()
+        if name not in required
+        and isinstance(value, str)
+        and not REFERENCE.search(value)
+        and not mentions(plain_text(value), text)
+    ]
+
+
+def without_unfounded_options(
+    registry: ToolRegistry, task: str, call: PlannedCall, calls: list[CallRecord]
+) -> PlannedCall:
+    """`call` less its unfounded optional text arguments, which then take the tool's default.
+
+    A small caller fills options nobody asked for: it copies the documented default or invents one
+    (`mission='Mission 1'`, `algorithm='binary'`). Telling it does not help (on BFCL it wrote the same
+    value again in 12 of 12 cases), and leaving the option out is what the task asked for.
+    """
+    dropped = set(unfounded_options(registry, said_text(task, calls), call))
+    if not dropped:
+        return call
+    kept = {name: value for name, value in call.arguments.items() if name not in dropped}
+    return call.model_copy(update={"arguments": kept})
+
+
+def overused_numbers(
+    registry: ToolRegistry, task: str, call: PlannedCall, calls: list[CallRecord]
+) -> str | None:
+    """A message for the caller when `call` gives a number to more arguments than the task and earlier
+    calls say it ("dropped from 100 m" as `initial_velocity=100, height=100`), else None."""
+    arguments = validated_arguments(registry, call)
+    if arguments is None:
+        return None
+    text = said_text(task, calls)
+    numbers: dict[str, list[str]] = {}
+    for name, value in arguments.items():
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            numbers.setdefault(scalar_values(value)[0], []).append(name)
+    problems = [
+        f"the task gives {number} {_times(times)}, but the call uses it for {' and '.join(names)}"
+        for number, names in numbers.items()
+        if 0 < (times := mentions(number, text)) < len(names)
+    ]
+    return f"{'; '.join(problems)}. {ADVICE}" if problems else None
+
+
+def _times(count: int) -> str:
+    return {1: "once", 2: "twice"}.get(count, f"{count} times")
+
+
+_SCALES = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "k": 1e3, "m": 1e6, "bn": 1e9}
+_TASK_NUMBER = re.compile(r"(?<![\w.^])(-?\d+(?:\.\d+)?)(?!\d)(?:\s*(thousand|million|billion)|(k|m|bn)\b)?")
+
+
+def unused_numbers(task: str, calls: list[PlannedCall | CallRecord]) -> list[str]:
+    """The numbers of `task` that no argument of `calls` holds ("$1.2 million" is held by 1200000,
+    "January 1, 2022" by "2022-01-01"); exponents such as the 2 of "m/s^2" are not numbers of the task."""
+    held: set[float] = set()
+    for call in calls:
+        for value in scalar_values(call.arguments):
+            held.update(abs(float(number)) for number in _NUMBER.findall(value))
+    unused = []
+    for number, word, letter in _TASK_NUMBER.findall(plain_text(task)):
+        value, scale = abs(float(number)), _SCALES.get(word or letter, 1)
+        if value not in held and value * scale not in held and number not in unused:
+            unused.append(number)
+    return unused
