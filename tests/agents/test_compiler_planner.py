@@ -5,7 +5,13 @@ from __future__ import annotations
 import json
 
 from tinycrew.agents import CallRecord
-from tinycrew.agents.compiler_planner import compiler_messages, parse_plan, plan_grammar
+from tinycrew.agents.compiler_planner import (
+    PlannedCall,
+    compiler_messages,
+    parse_plan,
+    plan_grammar,
+    without_repeats,
+)
 from tinycrew.models.grammar import grammar_from_gbnf
 
 TOOLS = [
@@ -100,6 +106,13 @@ def test_parse_plan_drops_a_repeated_call_unless_it_is_referenced() -> None:
     assert [call.id for call in parse_plan("1. double(x=2)\n2. double(x=2)\n3. double(x=2)")] == [1]
     referenced = "1. double(x=2)\n2. double(x=2)\n3. area(width=$2)"
     assert [call.id for call in parse_plan(referenced)] == [1, 2, 3]
+
+
+def test_calls_made_equal_after_parsing_are_dropped_as_repeats_too() -> None:
+    # The compiler graph drops unfounded options after parsing; calls that differed only there repeat.
+    plan = [PlannedCall(id=n, name="rewards", arguments={"game": "Fortnite"}) for n in (1, 2, 3)]
+    plan.append(PlannedCall(id=4, name="rewards", arguments={"game": "$3"}, depends_on=[3]))
+    assert [call.id for call in without_repeats(plan)] == [1, 3, 4]
 
 
 def test_a_replan_drops_a_call_already_made() -> None:

@@ -241,6 +241,12 @@ def parse_plan(text: str, first_id: int = 1, made: Sequence[CallRecord] = ()) ->
         call_id = first_id + offset
         deps = sorted(n for n in references(arguments) if 1 <= n < call_id)
         plan.append(PlannedCall(id=call_id, name=name, arguments=arguments, depends_on=deps))
+    return without_repeats(plan, made)
+
+
+def without_repeats(plan: list[PlannedCall], made: Sequence[CallRecord] = ()) -> list[PlannedCall]:
+    """`plan` less the calls that exactly repeat an earlier call of it or one already `made`, unless a
+    later call references them."""
     referenced = {n for call in plan for n in call.depends_on}
     seen: list[tuple[str, Any]] = [(call.name, call.arguments) for call in made]
     kept = []

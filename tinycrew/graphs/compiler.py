@@ -8,6 +8,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 
 from tinycrew.agents import join, plan_calls, summarize
+from tinycrew.agents.compiler_planner import without_repeats
 from tinycrew.graphs.common import retrieve_node, router, run_id_of, token_sink
 from tinycrew.graphs.execution import ask_approval, execute_plan
 from tinycrew.graphs.grounding import without_unfounded_options
@@ -25,9 +26,11 @@ def build_compiler(context: GraphContext) -> StateGraph:
         step = await plan_calls(
             model, state["task"], tools, state["calls"], state.get("feedback"), token_sink(config, "planner")
         )
-        # Options the task never mentions take the tool's default (see graphs.grounding).
+        # Options the task never mentions take the tool's default (see graphs.grounding); calls that
+        # differed only in such options are then one call.
         task, done = state["task"], state["calls"]
-        plan = [without_unfounded_options(context.registry, task, call, done) for call in step.parsed]
+        pruned = [without_unfounded_options(context.registry, task, call, done) for call in step.parsed]
+        plan = without_repeats(pruned, done)
         first = plan[0].model_dump(include={"name", "arguments"}) if plan else None
         row = open_record(context, run_id_of(config), state["steps"], step, first)
         if not plan:
