@@ -3,8 +3,10 @@
 A small caller fills optional arguments it was not asked for: it copies the documented default
 ("Default is 'cm'" for a radius the task gives in inches), or invents one (`mission='Mission 1'`,
 `algorithm='binary'`). It also reuses a number for two arguments ("dropped from 100 m" read as
-`initial_velocity=100, height=100`). The umi graph drops the first kind (`without_unfounded_options`)
-and tells the caller once about the second (`overused_numbers`).
+`initial_velocity=100, height=100`), and its first call may take the wrong one of two look-alike
+tools, leaving numbers of the task out. Every graph drops the first kind
+(`without_unfounded_options`); the umi graph tells its caller once about the others
+(`overused_numbers`, `unused_numbers`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from tinycrew.tools import ToolArgumentError, ToolRegistry
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3})")
 _SPACE = re.compile(r"\s+")
+_SCALES = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "k": 1e3, "m": 1e6, "bn": 1e9}
+_TASK_NUMBER = re.compile(r"(?<![\w.^])(-?\d+(?:\.\d+)?)(?!\d)(?:\s*(thousand|million|billion)|(k|m|bn)\b)?")
 ADVICE = (
     "Write the call again with the values the task gives; leave out optional arguments it does not ask for."
 )
@@ -39,7 +43,7 @@ def required_parameters(registry: ToolRegistry, name: str) -> set[str]:
 
 
 def plain_text(text: str) -> str:
-    """Lower case, one space between words, no thousands separators: the form `says` reads."""
+    """Lower case, one space between words, no thousands separators: the form `mentions` reads."""
     return _SPACE.sub(" ", _THOUSANDS.sub("", text.lower())).strip()
 
 
@@ -125,10 +129,6 @@ def overused_numbers(
 
 def _times(count: int) -> str:
     return {1: "once", 2: "twice"}.get(count, f"{count} times")
-
-
-_SCALES = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "k": 1e3, "m": 1e6, "bn": 1e9}
-_TASK_NUMBER = re.compile(r"(?<![\w.^])(-?\d+(?:\.\d+)?)(?!\d)(?:\s*(thousand|million|billion)|(k|m|bn)\b)?")
 
 
 def unused_numbers(task: str, calls: list[PlannedCall | CallRecord]) -> list[str]:
