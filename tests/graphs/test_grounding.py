@@ -5,6 +5,7 @@ from __future__ import annotations
 from tinycrew.agents import CallRecord, PlannedCall
 from tinycrew.graphs.grounding import (
     ADVICE,
+    left_out_numbers,
     mentions,
     overused_numbers,
     plain_text,
@@ -93,3 +94,8 @@ def test_numbers_of_the_task_no_call_holds_are_listed_once() -> None:
     assert unused_numbers(task, [held]) == ["10", "3"]
     assert unused_numbers(task, [held, call("more", speed=10, count="3")]) == []
     assert unused_numbers("b = -11 and c = 4", [call("solve", b=-11, c=4)]) == []
+    assert left_out_numbers(task, held) == (
+        "The call leaves out 10, 3 of the task. If another tool takes these values, "
+        "call that tool; otherwise write the same call again."
+    )
+    assert left_out_numbers("b = -11", call("solve", b=-11)) is None

@@ -6,7 +6,7 @@ A small caller fills optional arguments it was not asked for: it copies the docu
 `initial_velocity=100, height=100`), and its first call may take the wrong one of two look-alike
 tools, leaving numbers of the task out. Every graph drops the first kind
 (`without_unfounded_options`); the umi graph tells its caller once about the others
-(`overused_numbers`, `unused_numbers`).
+(`overused_numbers`, `left_out_numbers`).
 """
 
 from __future__ import annotations
@@ -145,3 +145,15 @@ def unused_numbers(task: str, calls: list[PlannedCall | CallRecord]) -> list[str
         if value not in held and value * scale not in held and number not in unused:
             unused.append(number)
     return unused
+
+
+def left_out_numbers(task: str, call: PlannedCall) -> str | None:
+    """A message for the caller when `call` holds none of some numbers of `task` (see
+    `unused_numbers`): on a first call with look-alike tools offered, a sign of the wrong tool."""
+    unused = unused_numbers(task, [call])
+    if not unused:
+        return None
+    return (
+        f"The call leaves out {', '.join(unused)} of the task. If another tool takes these values, "
+        "call that tool; otherwise write the same call again."
+    )

@@ -15,7 +15,7 @@ from langgraph.graph import END, START, StateGraph
 from tinycrew.agents import PlannedCall, call_tool, plan_next, summarize
 from tinycrew.graphs.common import retrieve_node, router, run_id_of, step_limit_reached, token_sink
 from tinycrew.graphs.execution import ask_approval, execute_plan
-from tinycrew.graphs.grounding import overused_numbers, unused_numbers, without_unfounded_options
+from tinycrew.graphs.grounding import left_out_numbers, overused_numbers, without_unfounded_options
 from tinycrew.graphs.repeats import earlier_run, moves_on, refusal
 from tinycrew.graphs.state import (
     GraphContext,
@@ -110,18 +110,14 @@ def build_umi(context: GraphContext) -> StateGraph:
             message = "This call does no new part of the task; the run answers from the results so far."
             commit_step(context, state.get("open_step"), [refusal(call, message)])
             return {"pending": [], "next": "summarizer", "open_step": None}
-        doubt = overused_numbers(context.registry, state["task"], call, state["calls"])
-        if doubt is None and not state["calls"] and len(state["tools"]) > 1:
-            unused = unused_numbers(state["task"], [call])
-            if unused:
-                doubt = (
-                    f"The call leaves out {', '.join(unused)} of the task. If another tool "
-                    "takes these values, call that tool; otherwise write the same call again."
-                )
-        if doubt is not None and not state.get("checked"):
-            # Told once; whatever the caller writes next is run (it may keep a value it can justify).
-            commit_step(context, state.get("open_step"), [refusal(call, doubt, "unfounded")])
-            return {"pending": [], "open_step": None, "next": "caller", "checked": True, "last_error": doubt}
+        if not state.get("checked"):  # told once; whatever the caller writes next is run
+            doubt = overused_numbers(context.registry, state["task"], call, state["calls"])
+            if doubt is None and not state["calls"] and len(state["tools"]) > 1:
+                doubt = left_out_numbers(state["task"], call)
+            if doubt is not None:
+                commit_step(context, state.get("open_step"), [refusal(call, doubt, "unfounded")])
+                retry = {"next": "caller", "checked": True, "last_error": doubt}
+                return {"pending": [], "open_step": None, **retry}
         rejected = ask_approval(context.registry, [call])
         [done] = await execute_plan(context.registry, [call], state["calls"], rejected)
         commit_step(context, state.get("open_step"), [done])
