@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import time
 
@@ -143,17 +144,19 @@ def test_umi_give_up_stands_only_when_it_holds_with_the_tools_reversed(default_m
     assert planners[1].raw_output.startswith("Next: call calculate_gcd") and planners[1].error is None
 
 
-def bfcl_umi_run(default_model, entry_id: str, tmp_path) -> tuple[list, list]:
-    """Run umi on one BFCL multiple question (from ../shared/bfcl) with BFCL's own schemas; return the
-    calls in BFCL names and the recorded caller steps."""
-    entry = next(e for e in load_category("multiple") if e.id == entry_id)
+def bfcl_umi_run(default_model, entry_id: str, tmp_path, graph: str = "umi") -> tuple[list, list]:
+    """Run a graph (umi unless told) on one BFCL question (from ../shared/bfcl) with BFCL's own schemas;
+    check the calls score ok and return them, in BFCL names, with the recorded steps of the role that
+    writes calls (caller, or react)."""
+    entry = next(e for e in load_category(entry_id.rsplit("_", 1)[0]) if e.id == entry_id)
     names = NameMap()
     tools = ToolRegistry(tool_from_schema(schema) for schema in to_openai_tools(entry.functions, names))
     store = TrajectoryStore.open(tmp_path / "trajectories.sqlite")
-    result = Agent(tools, graph="umi", models=default_model, store=store, answer=False).run(task_text(entry))
+    result = Agent(tools, graph=graph, models=default_model, store=store, answer=False).run(task_text(entry))
     calls = [{names.from_api(call.name): call.arguments} for call in result.calls]
     assert score_entry(entry, calls).ok, calls
-    return calls, [step for step in store.get_run(result.run_id).steps if step.role == "caller"]
+    role = "caller" if graph == "umi" else graph
+    return calls, [step for step in store.get_run(result.run_id).steps if step.role == role]
 
 
 def test_umi_caller_told_it_left_numbers_of_the_task_out_calls_the_tool_that_takes_them(
@@ -173,6 +176,24 @@ def test_umi_drops_optional_text_arguments_the_task_never_says(default_model, tm
     assert calls == [{"game_rewards.get": {"game": "Fortnite", "platform": "PlayStation"}}]
     assert '"mission"' in callers[0].raw_output  # what the model wrote; the record holds what ran
     assert callers[0].parsed_call["arguments"] == calls[0]["game_rewards.get"]
+
+
+def test_umi_fills_in_an_option_the_task_names(default_model, tmp_path) -> None:
+    # BFCL's simple_python_5: "Find all the roots"; the 0.5B caller leaves root_type ('real', the
+    # default, or 'all') out.
+    calls, callers = bfcl_umi_run(default_model, "simple_python_5", tmp_path)
+    assert calls == [{"solve_quadratic": {"a": 3, "b": -11, "c": -4, "root_type": "all"}}]
+    assert '"root_type"' not in callers[0].raw_output
+    assert callers[0].parsed_call["arguments"]["root_type"] == "all"
+
+
+def test_react_shows_the_model_the_call_that_ran(default_model, tmp_path) -> None:
+    # simple_python_5 again: react fills in root_type='all', and its conversation shows that call, so
+    # the model does not ask again without it (it did while the conversation showed what it wrote).
+    calls, steps = bfcl_umi_run(default_model, "simple_python_5", tmp_path, graph="react")
+    assert calls == [{"solve_quadratic": {"a": 3, "b": -11, "c": -4, "root_type": "all"}}]
+    [asked] = [message for message in steps[-1].messages if message.get("tool_calls")]
+    assert json.loads(asked["tool_calls"][0]["function"]["arguments"])["root_type"] == "all"
 
 
 def test_invalid_arguments_go_back_to_the_caller(default_model) -> None:

@@ -5,13 +5,17 @@ from __future__ import annotations
 from tinycrew.agents import CallRecord, PlannedCall
 from tinycrew.graphs.grounding import (
     ADVICE,
+    documented_choices,
+    grounded_call,
     left_out_numbers,
     mentions,
     overused_numbers,
     plain_text,
     said_text,
+    stated_options,
     unfounded_options,
     unused_numbers,
+    with_stated_options,
     without_unfounded_options,
 )
 from tinycrew.tools import ToolRegistry, tool
@@ -40,7 +44,20 @@ def final_speed(initial_velocity: float, height: float, gravity: float = 9.8) ->
     return (initial_velocity**2 + 2 * gravity * height) ** 0.5
 
 
-REGISTRY = ToolRegistry([circumference, final_speed])
+@tool
+def solve_quadratic(a: int, b: int, c: int, root_type: str = "real") -> str:
+    """Roots of a*x^2 + b*x + c.
+
+    Args:
+        a: Coefficient of the squared term.
+        b: Coefficient of the linear term.
+        c: Constant term.
+        root_type: 'real' for real roots, 'all' for real and complex ones. Default value is 'real'.
+    """
+    return "roots"
+
+
+REGISTRY = ToolRegistry([circumference, final_speed, solve_quadratic])
 
 
 def call(name: str, **arguments: object) -> PlannedCall:
@@ -99,3 +116,34 @@ def test_numbers_of_the_task_no_call_holds_are_listed_once() -> None:
         "call that tool; otherwise write the same call again."
     )
     assert left_out_numbers("b = -11", call("solve", b=-11)) is None
+
+
+def test_the_choices_a_parameter_documents_come_from_its_enum_quotes_and_default() -> None:
+    schema = {"type": "string", "description": "'real' or 'all'. Default value is 'real'."}
+    assert documented_choices(schema) == (["real", "all"], "real")
+    enum = {"type": "string", "enum": ["Rock", "Jazz"], "description": "Genre. Defaults to 'Jazz'."}
+    assert documented_choices(enum) == (["Rock", "Jazz"], "Jazz")
+    prose = {"type": "string", "description": "The user's name, as in 'a sentence of many more words'."}
+    assert documented_choices(prose) == ([], None)
+
+
+def test_an_option_the_task_names_is_filled_in_unless_the_call_or_the_default_has_it() -> None:
+    bare = call("solve_quadratic", a=3, b=-11, c=-4)
+    task = "Find all the roots of a quadratic equation given coefficients a = 3, b = -11, and c = -4."
+    assert stated_options(REGISTRY, task, bare) == {"root_type": "all"}
+    assert with_stated_options(REGISTRY, task, bare, []).arguments["root_type"] == "all"
+    given = call("solve_quadratic", a=3, b=-11, c=-4, root_type="real")
+    assert with_stated_options(REGISTRY, task, given, []) is given
+    both = "Find all roots of 3x^2-11x-4, then only the real roots of x^2+1."
+    assert stated_options(REGISTRY, both, bare) == {}  # the default is named too: no one choice
+    assert stated_options(REGISTRY, "Solve 3x^2 - 11x - 4 = 0, overall.", bare) == {}  # whole words only
+
+
+def test_no_option_is_filled_in_when_another_call_of_the_tool_may_own_it() -> None:
+    task = "Find all the roots of 3x^2 - 11x - 4 and of x^2 - 1."
+    first, second = call("solve_quadratic", a=3, b=-11, c=-4), call("solve_quadratic", a=1, b=0, c=-1)
+    second = second.model_copy(update={"id": 2})
+    assert grounded_call(REGISTRY, task, first, [], [first, second]) is first
+    earlier = CallRecord(id=1, name="solve_quadratic", arguments={"a": 1, "b": 0, "c": -1})
+    assert grounded_call(REGISTRY, task, first, [earlier]) is first
+    assert grounded_call(REGISTRY, task, first, [], [first]).arguments["root_type"] == "all"

@@ -11,7 +11,7 @@ from tinycrew.agents import join, plan_calls, summarize
 from tinycrew.agents.compiler_planner import without_repeats
 from tinycrew.graphs.common import retrieve_node, router, run_id_of, token_sink
 from tinycrew.graphs.execution import ask_approval, execute_plan
-from tinycrew.graphs.grounding import without_unfounded_options
+from tinycrew.graphs.grounding import grounded_call
 from tinycrew.graphs.state import GraphContext, RunState, commit_step, open_record, record, usage_of
 
 
@@ -26,10 +26,10 @@ def build_compiler(context: GraphContext) -> StateGraph:
         step = await plan_calls(
             model, state["task"], tools, state["calls"], state.get("feedback"), token_sink(config, "planner")
         )
-        # Options the task never mentions take the tool's default (see graphs.grounding); calls that
-        # differed only in such options are then one call.
+        # Options the task never mentions take the tool's default, one it names is filled in (see
+        # graphs.grounding); calls that differed only in dropped options are then one call.
         task, done = state["task"], state["calls"]
-        pruned = [without_unfounded_options(context.registry, task, call, done) for call in step.parsed]
+        pruned = [grounded_call(context.registry, task, call, done, step.parsed) for call in step.parsed]
         plan = without_repeats(pruned, done)
         first = plan[0].model_dump(include={"name", "arguments"}) if plan else None
         row = open_record(context, run_id_of(config), state["steps"], step, first)

@@ -6,7 +6,9 @@ A small caller fills optional arguments it was not asked for: it copies the docu
 `initial_velocity=100, height=100`), and its first call may take the wrong one of two look-alike
 tools, leaving numbers of the task out. Every graph drops the first kind
 (`without_unfounded_options`); the umi graph tells its caller once about the others
-(`overused_numbers`, `left_out_numbers`).
+(`overused_numbers`, `left_out_numbers`). The opposite slip, leaving out an option the task names
+("all the roots" for `root_type`, documented as 'real' or 'all'), every graph mends by filling in the
+named choice (`with_stated_options`); `grounded_call` does both.
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3})")
 _SPACE = re.compile(r"\s+")
 _SCALES = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "k": 1e3, "m": 1e6, "bn": 1e9}
 _TASK_NUMBER = re.compile(r"(?<![\w.^])(-?\d+(?:\.\d+)?)(?!\d)(?:\s*(thousand|million|billion)|(k|m|bn)\b)?")
+_DEFAULT = re.compile(r"\bdefault(?:s)?(?: value)?(?: is| to)?:? ['\"]([^'\"]+)['\"]", re.IGNORECASE)
+_QUOTED = re.compile(r"'([^']+)'|\"([^\"]+)\"")
+_MAX_CHOICE_WORDS = 3
 ADVICE = (
     "Write the call again with the values the task gives; leave out optional arguments it does not ask for."
 )
@@ -157,3 +162,75 @@ def left_out_numbers(task: str, call: PlannedCall) -> str | None:
         f"The call leaves out {', '.join(unused)} of the task. If another tool takes these values, "
         "call that tool; otherwise write the same call again."
     )
+
+
+def documented_choices(schema: dict[str, Any]) -> tuple[list[str], str | None]:
+    """The values a text parameter's schema names (its enum, short quoted values in its description and
+    its default), and the default: "'real' for real roots, 'all' for both ... Default value is 'real'"
+    gives (['real', 'all'], 'real')."""
+    description = str(schema.get("description") or "")
+    default = schema.get("default")
+    if not isinstance(default, str) or not default:
+        match = _DEFAULT.search(description)
+        default = match.group(1) if match else None
+    quoted = [single or double for single, double in _QUOTED.findall(description)]
+    enum = [value for value in schema.get("enum") or [] if isinstance(value, str)]
+    choices = [
+        value
+        for value in [*enum, *quoted, *([default] if default else [])]
+        if value.strip() and len(value.split()) <= _MAX_CHOICE_WORDS
+    ]
+    return list(dict.fromkeys(choices)), default
+
+
+def says(text: str, phrase: str) -> bool:
+    """Whether `text` (see `plain_text`) holds `phrase` as whole words, case aside."""
+    return re.search(rf"(?<!\w){re.escape(plain_text(phrase))}(?!\w)", text) is not None
+
+
+def stated_options(registry: ToolRegistry, task: str, call: PlannedCall) -> dict[str, str]:
+    """The optional text arguments `call` leaves out whose documented choices (see `documented_choices`)
+    the task names exactly one of, that one not the default: {"root_type": "all"} for "Find all the
+    roots" when `root_type` is documented as 'real' (the default) or 'all'."""
+    try:
+        parameters = registry.get(call.name).openai_schema()["function"].get("parameters") or {}
+    except KeyError:
+        return {}
+    required, text = set(parameters.get("required", [])), plain_text(task)
+    stated = {}
+    for name, schema in (parameters.get("properties") or {}).items():
+        if name in required or name in call.arguments or schema.get("type") != "string":
+            continue
+        choices, default = documented_choices(schema)
+        named = [choice for choice in choices if says(text, choice)]
+        if len(named) == 1 and named[0] != default:
+            stated[name] = named[0]
+    return stated
+
+
+def with_stated_options(
+    registry: ToolRegistry, task: str, call: PlannedCall, others: list[PlannedCall | CallRecord]
+) -> PlannedCall:
+    """`call` with the options the task names filled in (see `stated_options`), unless another call of
+    the same tool is in `others` (the run's other calls): the named choice may be that call's."""
+    if any(other.name == call.name for other in others):
+        return call
+    stated = stated_options(registry, task, call)
+    if not stated or validated_arguments(registry, call) is None:
+        return call
+    return call.model_copy(update={"arguments": {**call.arguments, **stated}})
+
+
+def grounded_call(
+    registry: ToolRegistry,
+    task: str,
+    call: PlannedCall,
+    calls: list[CallRecord],
+    siblings: list[PlannedCall] | None = None,
+) -> PlannedCall:
+    """`call` with its options checked against the task: unfounded ones dropped
+    (`without_unfounded_options`), named ones filled in (`with_stated_options`). `calls` are the run's
+    earlier calls, `siblings` the other calls planned beside this one."""
+    call = without_unfounded_options(registry, task, call, calls)
+    others = [*calls, *(sibling for sibling in siblings or [] if sibling.id != call.id)]
+    return with_stated_options(registry, task, call, others)

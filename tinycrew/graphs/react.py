@@ -11,8 +11,9 @@ from tinycrew.agents import PlannedCall, RoleStep
 from tinycrew.agents.common import run_model
 from tinycrew.graphs.common import retrieve_node, router, run_id_of, step_limit_reached, token_sink
 from tinycrew.graphs.execution import ask_approval, execute_plan
-from tinycrew.graphs.grounding import without_unfounded_options
+from tinycrew.graphs.grounding import grounded_call
 from tinycrew.graphs.state import GraphContext, RunState, commit_step, open_record, usage_of
+from tinycrew.models import ToolCall
 
 SYSTEM = "You are a helpful assistant. Use the tools when they help; answer briefly when you are done."
 
@@ -33,23 +34,26 @@ def build_react(context: GraphContext) -> StateGraph:
         step = RoleStep(role="react", model=model.name, messages=messages, tools=tools, result=result)
         base = len(state.get("calls", []))
         unique = {(call.name, repr(call.arguments)): call for call in result.tool_calls}  # models stutter
-        pending = [
-            # Options the task never mentions take the tool's default (see graphs.grounding).
-            without_unfounded_options(
-                context.registry,
-                state["task"],
-                PlannedCall(id=base + i + 1, name=call.name, arguments=call.arguments),
-                state.get("calls", []),
-            )
+        proposed = [
+            PlannedCall(id=base + i + 1, name=call.name, arguments=call.arguments)
             for i, call in enumerate(unique.values())
         ]
+        # Options the task never mentions take the tool's default, one it names is filled in (see
+        # graphs.grounding).
+        done = state.get("calls", [])
+        pending = [grounded_call(context.registry, state["task"], call, done, proposed) for call in proposed]
         first = pending[0].model_dump(include={"name", "arguments"}) if pending else None
         row = open_record(context, run_id_of(config), state["steps"], step, first)
         if not pending:
             commit_step(context, row)
+        # The conversation shows the calls that run, so each tool message answers the call it names.
+        ran = [
+            ToolCall(id=raw.id, name=call.name, arguments=call.arguments)
+            for raw, call in zip(unique.values(), pending, strict=True)
+        ]
         update: dict[str, Any] = {
             "open_step": row if pending else None,
-            "messages": [*messages, result.message],
+            "messages": [*messages, result.model_copy(update={"tool_calls": ran}).message],
             "steps": state["steps"] + 1,
             "usage": usage_of(step),
             "pending": pending,

@@ -15,7 +15,7 @@ from langgraph.graph import END, START, StateGraph
 from tinycrew.agents import PlannedCall, call_tool, plan_next, summarize
 from tinycrew.graphs.common import retrieve_node, router, run_id_of, step_limit_reached, token_sink
 from tinycrew.graphs.execution import ask_approval, execute_plan
-from tinycrew.graphs.grounding import left_out_numbers, overused_numbers, without_unfounded_options
+from tinycrew.graphs.grounding import grounded_call, left_out_numbers, overused_numbers
 from tinycrew.graphs.repeats import earlier_run, moves_on, refusal
 from tinycrew.graphs.state import (
     GraphContext,
@@ -84,9 +84,9 @@ def build_umi(context: GraphContext) -> StateGraph:
         call = step.parsed
         next_id = (state["calls"][-1].id if state["calls"] else 0) + 1
         planned = PlannedCall(id=next_id, name=call.name, arguments=call.arguments)
-        # Options the task never mentions take the tool's default; the record (a training sample)
-        # holds the call that runs.
-        planned = without_unfounded_options(context.registry, state["task"], planned, state["calls"])
+        # Options the task never mentions take the tool's default, and one it names is filled in; the
+        # record (a training sample) holds the call that runs.
+        planned = grounded_call(context.registry, state["task"], planned, state["calls"])
         parsed = {"name": planned.name, "arguments": planned.arguments}
         row = open_record(context, run_id_of(config), state["steps"], step, parsed)
         return {"pending": [planned], "steps": state["steps"] + 1, "usage": usage_of(step), "open_step": row}
