@@ -183,7 +183,7 @@ def documented_choices(schema: dict[str, Any]) -> tuple[list[str], str | None]:
     return list(dict.fromkeys(choices)), default
 
 
-def says(text: str, phrase: str) -> bool:
+def _says(text: str, phrase: str) -> bool:
     """Whether `text` (see `plain_text`) holds `phrase` as whole words, case aside."""
     return re.search(rf"(?<!\w){re.escape(plain_text(phrase))}(?!\w)", text) is not None
 
@@ -197,12 +197,12 @@ def stated_options(registry: ToolRegistry, task: str, call: PlannedCall) -> dict
     except KeyError:
         return {}
     required, text = set(parameters.get("required", [])), plain_text(task)
-    stated = {}
+    stated: dict[str, str] = {}
     for name, schema in (parameters.get("properties") or {}).items():
         if name in required or name in call.arguments or schema.get("type") != "string":
             continue
         choices, default = documented_choices(schema)
-        named = [choice for choice in choices if says(text, choice)]
+        named = [choice for choice in choices if _says(text, choice)]
         if len(named) == 1 and named[0] != default:
             stated[name] = named[0]
     return stated
