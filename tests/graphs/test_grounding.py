@@ -147,3 +147,11 @@ def test_no_option_is_filled_in_when_another_call_of_the_tool_may_own_it() -> No
     earlier = CallRecord(id=1, name="solve_quadratic", arguments={"a": 1, "b": 0, "c": -1})
     assert grounded_call(REGISTRY, task, first, [earlier]) is first
     assert grounded_call(REGISTRY, task, first, [], [first]).arguments["root_type"] == "all"
+
+
+def test_no_option_is_filled_in_for_an_unknown_tool_or_invalid_arguments() -> None:
+    task = "Find all the roots of 3x^2 - 11x - 4."
+    assert stated_options(REGISTRY, task, call("solve_quadratic", a="three", b=-11, c=-4)) == {}
+    unknown = call("roots", a=3)
+    assert stated_options(REGISTRY, task, unknown) == {}
+    assert grounded_call(REGISTRY, task, unknown, []) is unknown

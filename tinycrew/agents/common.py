@@ -22,7 +22,8 @@ class CallRecord(BaseModel):
     ok: bool = True
     observation: str = ""
     error_kind: str | None = None
-    """None when ok; else "arguments", "exception", "timeout", "rejected", "unknown_tool" or "repeated"."""
+    """None when ok; else "arguments", "exception", "timeout", "rejected", "unknown_tool", "repeated" or
+    "unfounded" (umi refused a call whose values the task does not back, see graphs.grounding)."""
     depends_on: list[int] = Field(default_factory=list)
 
     def call_text(self) -> str:

@@ -41,10 +41,14 @@ def validated_arguments(registry: ToolRegistry, call: PlannedCall) -> dict[str, 
         return None
 
 
+def _parameters(registry: ToolRegistry, name: str) -> dict[str, Any]:
+    """The tool's parameters JSON schema (an object schema; empty for a tool without parameters)."""
+    return registry.get(name).openai_schema()["function"].get("parameters") or {}
+
+
 def required_parameters(registry: ToolRegistry, name: str) -> set[str]:
     """The names of the tool's required parameters, from its JSON schema."""
-    parameters = registry.get(name).openai_schema()["function"].get("parameters") or {}
-    return set(parameters.get("required", []))
+    return set(_parameters(registry, name).get("required", []))
 
 
 def plain_text(text: str) -> str:
@@ -191,11 +195,11 @@ def _says(text: str, phrase: str) -> bool:
 def stated_options(registry: ToolRegistry, task: str, call: PlannedCall) -> dict[str, str]:
     """The optional text arguments `call` leaves out whose documented choices (see `documented_choices`)
     the task names exactly one of, that one not the default: {"root_type": "all"} for "Find all the
-    roots" when `root_type` is documented as 'real' (the default) or 'all'."""
-    try:
-        parameters = registry.get(call.name).openai_schema()["function"].get("parameters") or {}
-    except KeyError:
+    roots" when `root_type` is documented as 'real' (the default) or 'all'. Empty for an unknown tool or
+    invalid arguments, which validation answers."""
+    if validated_arguments(registry, call) is None:
         return {}
+    parameters = _parameters(registry, call.name)
     required, text = set(parameters.get("required", [])), plain_text(task)
     stated: dict[str, str] = {}
     for name, schema in (parameters.get("properties") or {}).items():
@@ -216,7 +220,7 @@ def with_stated_options(
     if any(other.name == call.name for other in others):
         return call
     stated = stated_options(registry, task, call)
-    if not stated or validated_arguments(registry, call) is None:
+    if not stated:
         return call
     return call.model_copy(update={"arguments": {**call.arguments, **stated}})
 
