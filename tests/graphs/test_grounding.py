@@ -9,6 +9,7 @@ from tinycrew.graphs.grounding import (
     grounded_call,
     left_out_numbers,
     mentions,
+    names_flag,
     overused_numbers,
     plain_text,
     said_text,
@@ -57,7 +58,19 @@ def solve_quadratic(a: int, b: int, c: int, root_type: str = "real") -> str:
     return "roots"
 
 
-REGISTRY = ToolRegistry([circumference, final_speed, solve_quadratic])
+@tool
+def forest_growth(location: str, years: int, include_human_impact: bool = False) -> str:
+    """Forecast of forest growth.
+
+    Args:
+        location: Where.
+        years: How many years ahead.
+        include_human_impact: Whether to include the impact of human activities. Defaults to false.
+    """
+    return "growth"
+
+
+REGISTRY = ToolRegistry([circumference, final_speed, solve_quadratic, forest_growth])
 
 
 def call(name: str, **arguments: object) -> PlannedCall:
@@ -137,6 +150,23 @@ def test_an_option_the_task_names_is_filled_in_unless_the_call_or_the_default_ha
     both = "Find all roots of 3x^2-11x-4, then only the real roots of x^2+1."
     assert stated_options(REGISTRY, both, bare) == {}  # the default is named too: no one choice
     assert stated_options(REGISTRY, "Solve 3x^2 - 11x - 4 = 0, overall.", bare) == {}  # whole words only
+
+
+def test_a_flag_the_task_asks_for_is_turned_on_unless_it_is_negated() -> None:
+    task = "Predict the growth of forest in Yellowstone for the next 5 years including human impact."
+    for flag in ({}, {"include_human_impact": False}):
+        bare = call("forest_growth", location="Yellowstone", years=5, **flag)
+        assert stated_options(REGISTRY, task, bare) == {"include_human_impact": True}
+    on = call("forest_growth", location="Yellowstone", years=5, include_human_impact=True)
+    assert with_stated_options(REGISTRY, task, on, []) is on
+    bare = call("forest_growth", location="Yellowstone", years=5)
+    assert stated_options(REGISTRY, "Predict the growth of forest in Yellowstone for 5 years.", bare) == {}
+    assert names_flag(plain_text("Get the last game of Liverpool, include its statistics"), "include_stats")
+    assert names_flag(plain_text("the species of turtles"), "species")
+    assert not names_flag(plain_text("details of case 123456, don't return full text"), "full_text")
+    assert not names_flag(plain_text("the growth, not including human impact"), "include_human_impact")
+    assert not names_flag(plain_text("the turtles, without species"), "species")
+    assert not names_flag(plain_text("the human growth"), "include_human_impact")  # every word is needed
 
 
 def test_no_option_is_filled_in_when_another_call_of_the_tool_may_own_it() -> None:

@@ -7,8 +7,9 @@ A small caller fills optional arguments it was not asked for: it copies the docu
 tools, leaving numbers of the task out. Every graph drops the first kind
 (`without_unfounded_options`); the umi graph tells its caller once about the others
 (`overused_numbers`, `left_out_numbers`). The opposite slip, leaving out an option the task names
-("all the roots" for `root_type`, documented as 'real' or 'all'), every graph mends by filling in the
-named choice (`with_stated_options`); `grounded_call` does both.
+("all the roots" for `root_type`, documented as 'real' or 'all') or a flag it asks for ("including
+human impact" for `include_human_impact`), every graph mends by filling in the named choice or turning
+the flag on (`with_stated_options`); `grounded_call` does both.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ _TASK_NUMBER = re.compile(r"(?<![\w.^])(-?\d+(?:\.\d+)?)(?!\d)(?:\s*(thousand|mi
 _DEFAULT = re.compile(r"\bdefault(?:s)?(?: value)?(?: is| to)?:? ['\"]([^'\"]+)['\"]", re.IGNORECASE)
 _QUOTED = re.compile(r"'([^']+)'|\"([^\"]+)\"")
 _MAX_CHOICE_WORDS = 3
+_NEGATION = re.compile(r"\b(?:no|not|never|without|except|exclud\w*|skip\w*|don't|doesn't|do not|does not)\b")
+_NEGATION_WORDS = 3  # a negation this close before a flag's words turns it off ("don't return full text")
+_FLAG_STEM = 4  # a flag's word matches a task word on this many first letters ("stats" ~ "statistics")
 ADVICE = (
     "Write the call again with the values the task gives; leave out optional arguments it does not ask for."
 )
@@ -192,18 +196,40 @@ def _says(text: str, phrase: str) -> bool:
     return re.search(rf"(?<!\w){re.escape(plain_text(phrase))}(?!\w)", text) is not None
 
 
-def stated_options(registry: ToolRegistry, task: str, call: PlannedCall) -> dict[str, str]:
-    """The optional text arguments `call` leaves out whose documented choices (see `documented_choices`)
-    the task names exactly one of, that one not the default: {"root_type": "all"} for "Find all the
-    roots" when `root_type` is documented as 'real' (the default) or 'all'. Empty for an unknown tool or
-    invalid arguments, which validation answers."""
-    if validated_arguments(registry, call) is None:
+def names_flag(text: str, name: str) -> bool:
+    """Whether `text` (see `plain_text`) asks for the flag `name`: each word of the name starts a word
+    of the text on its first four letters ("include_stats" in "include its statistics"), and no negation
+    comes in the three words before the first of them ("don't return full text" for `full_text`)."""
+    words = [word.lower() for word in re.split(r"[_\W]+", re.sub(r"([a-z])([A-Z])", r"\1_\2", name)) if word]
+    starts = [re.search(rf"(?<!\w){re.escape(word[:_FLAG_STEM])}", text) for word in words]
+    if not words or any(start is None for start in starts):
+        return False
+    first = min(start.start() for start in starts if start is not None)
+    return _NEGATION.search(" ".join(text[:first].split()[-_NEGATION_WORDS:])) is None
+
+
+def stated_options(registry: ToolRegistry, task: str, call: PlannedCall) -> dict[str, str | bool]:
+    """The options of `call` the task states and the call does not hold:
+    - a left-out optional text argument whose documented choices (see `documented_choices`) the task
+      names exactly one of, that one not the default: {"root_type": "all"} for "Find all the roots" when
+      `root_type` is documented as 'real' (the default) or 'all';
+    - an optional flag the task asks for (see `names_flag`) that the call leaves out or turns off:
+      {"include_human_impact": True} for "... for the next 5 years including human impact".
+    Empty for an unknown tool or invalid arguments, which validation answers."""
+    arguments = validated_arguments(registry, call)
+    if arguments is None:
         return {}
     parameters = _parameters(registry, call.name)
     required, text = set(parameters.get("required", [])), plain_text(task)
-    stated: dict[str, str] = {}
+    stated: dict[str, str | bool] = {}
     for name, schema in (parameters.get("properties") or {}).items():
-        if name in required or name in call.arguments or schema.get("type") != "string":
+        if name in required:
+            continue
+        if schema.get("type") == "boolean":
+            if arguments.get(name) is not True and names_flag(text, name):
+                stated[name] = True
+            continue
+        if name in arguments or schema.get("type") != "string":
             continue
         choices, default = documented_choices(schema)
         named = [choice for choice in choices if _says(text, choice)]
