@@ -116,6 +116,7 @@ def test_numbers_count_as_whole_numbers_and_text_as_substrings() -> None:
     text = plain_text("Pay 1,500  USD on 15 May, then 5.5 more")
     assert text == "pay 1500 usd on 15 may, then 5.5 more"
     assert [mentions(value, text) for value in ("1500", "5", "15", "5.5", "usd", "u")] == [1, 0, 1, 1, 1, 0]
+    assert mentions("1.257", "permeability=1.257e-06") == 0  # a mantissa is not the number
 
 
 def test_numbers_of_the_task_no_call_holds_are_listed_once() -> None:

@@ -41,17 +41,24 @@ def call(name: str, **arguments: object) -> PlannedCall:
 
 
 def test_a_call_with_the_same_validated_arguments_repeats_the_earlier_success() -> None:
-    assert earlier_run(REGISTRY, call("bmi", height_m="1.6", weight_kg=60), DONE) == ANN
+    assert earlier_run(REGISTRY, TASK, call("bmi", height_m="1.6", weight_kg=60), DONE) == ANN
 
 
-def test_new_values_a_failed_call_unknown_tools_and_invalid_arguments_repeat_nothing() -> None:
+def test_a_call_that_only_changes_values_the_task_never_gives_repeats_the_earlier_success() -> None:
+    assert earlier_run(REGISTRY, TASK, call("bmi", height_m=1.6, weight_kg=61), DONE) == ANN
+    assert earlier_run(REGISTRY, TASK, call("bmi", height_m=1.6, weight_kg=60, digits=7), DONE) == ANN
+    assert earlier_run(REGISTRY, TASK, call("bmi", height_m=1.6), DONE) is None  # invalid: left to validation
+
+
+def test_values_of_the_task_another_tool_and_invalid_arguments_repeat_nothing() -> None:
     for arguments in (
-        {"height_m": 1.6, "weight_kg": 61},
-        {"height_m": 2, "weight_kg": 5},
+        {"height_m": 1.8, "weight_kg": 1080},
+        {"height_m": 1.6, "weight_kg": 60, "digits": 2},  # "to 2 digits"
         {"height_m": "tall"},
     ):
-        assert earlier_run(REGISTRY, call("bmi", **arguments), DONE) is None
-    assert earlier_run(REGISTRY, call("cube", height_m=1.6), DONE) is None
+        assert earlier_run(REGISTRY, TASK, call("bmi", **arguments), DONE) is None
+    assert earlier_run(REGISTRY, TASK, call("ideal_weight", height_m=1.6), DONE) is None
+    assert earlier_run(REGISTRY, TASK, call("cube", height_m=1.6), DONE) is None
 
 
 def test_a_required_argument_with_a_value_of_the_task_no_call_used_moves_on() -> None:

@@ -74,10 +74,10 @@ def scalar_values(value: Any) -> list[str]:
 
 
 def mentions(value: str, text: str) -> int:
-    """How often `text` (see `plain_text`) says `value`: a number as a whole number (5 is not in 15
-    or 5.6), other text as a substring of at least two characters."""
+    """How often `text` (see `plain_text`) says `value`: a number as a whole number (5 is not in 15,
+    5.6 or 5e-3), other text as a substring of at least two characters."""
     if _NUMBER.fullmatch(value):
-        return len(re.findall(rf"(?<![\d.]){re.escape(value)}(?!\d|\.\d)", text))
+        return len(re.findall(rf"(?<![\d.]){re.escape(value)}(?!\d|\.\d|e[-+]?\d)", text))
     return text.count(value) if len(value) > 1 else 0
 
 

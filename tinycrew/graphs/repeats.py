@@ -1,6 +1,7 @@
 """Telling a caller that loops from one that moves on to the next part of its task.
 
-A small caller asked for one more call often copies the last one. That means one of two things: the
+A small caller asked for one more call often copies the last one, or changes it only by values the
+task never gives (`permeability=1.257e-06`, then `permeability=1.257`). That means one of two things: the
 task is done (the planner asked for one call too many), or the task asks for the same thing for
 several values ("the BMI of Ann, 1.6 m and 60 kg, and of Bob, 1.8 m and 80 kg") and the caller lost
 its place. The umi graph tells the caller once that the call was already made; a second attempt
@@ -17,18 +18,32 @@ from tinycrew.graphs.grounding import (
     mentions,
     plain_text,
     required_parameters,
+    said_text,
     scalar_values,
     validated_arguments,
 )
 from tinycrew.tools import ToolRegistry
 
+_UNSET = object()
 
-def earlier_run(registry: ToolRegistry, call: PlannedCall, calls: list[CallRecord]) -> CallRecord | None:
-    """The successful earlier call that `call` repeats: same tool, same arguments once validated."""
+
+def earlier_run(
+    registry: ToolRegistry, task: str, call: PlannedCall, calls: list[CallRecord]
+) -> CallRecord | None:
+    """The successful earlier call of the same tool that `call` adds nothing to: once validated, each
+    argument on which they differ is left out of `call` or holds a value that neither the task nor an
+    earlier call says (`permeability=1.257` after `permeability=1.257e-06`, for a task that gives
+    neither). An exact repeat is the plainest case."""
     arguments = validated_arguments(registry, call)
     if arguments is None:
         return None
-    same = (done for done in calls if done.ok and done.name == call.name and done.arguments == arguments)
+    text = said_text(task, calls)
+
+    def adds_nothing(done: CallRecord) -> bool:
+        changed = [value for name, value in arguments.items() if done.arguments.get(name, _UNSET) != value]
+        return not any(mentions(said, text) for value in changed for said in scalar_values(value))
+
+    same = (done for done in calls if done.ok and done.name == call.name and adds_nothing(done))
     return next(same, None)
 
 

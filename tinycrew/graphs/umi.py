@@ -93,7 +93,7 @@ def build_umi(context: GraphContext) -> StateGraph:
 
     async def executor(state: RunState, config: RunnableConfig) -> dict[str, Any]:
         [call] = state["pending"]
-        repeated = earlier_run(context.registry, call, state["calls"])
+        repeated = earlier_run(context.registry, state["task"], call, state["calls"])
         told = state.get("repeated")  # the call the caller was told it had repeated, on its retry
         if repeated is not None and told is None:
             message = (
