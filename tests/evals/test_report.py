@@ -10,6 +10,7 @@ import pytest
 from tinycrew.evals import CATEGORIES, load_category, score_output
 from tinycrew.evals.report import (
     cost_quality,
+    describe,
     load_report,
     markdown_table,
     merge_reports,
@@ -143,6 +144,18 @@ def test_merge_reports_joins_runs_made_one_mode_at_a_time() -> None:
     assert merged.modes == ["prompt", "native"]  # the runner's order, not the order given
     assert table_rows(merged) == table_rows(whole)
     assert merged.elapsed_s == 2.0 and merged.limit == 1
+
+
+def test_a_merge_of_runs_of_different_lengths_names_the_questions_per_category() -> None:
+    whole = _report()
+    longer = _one_mode(whole, "native")
+    longer.limit = 2
+    longer.cells[0].entries.append(longer.cells[0].entries[0])
+    merged = merge_reports([_one_mode(whole, "prompt"), longer])
+    assert merged.limit is None
+    first = merged.cells[0].category
+    assert f"questions: {first} 2, " in describe(merged) and "limit" not in describe(merged)
+    assert "limit: 1 per category" in describe(whole)
 
 
 def test_merge_reports_refuses_a_cell_run_twice_or_another_model() -> None:

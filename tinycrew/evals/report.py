@@ -38,13 +38,18 @@ def table_rows(report: BfclReport) -> tuple[list[str], list[list[str]]]:
 
 
 def describe(report: BfclReport) -> str:
-    """One line saying what was run: model, split, limit, when and how long."""
+    """One line saying what was run: model, split, limit (or, for merged runs of different lengths, the
+    questions per category), when and how long."""
     split = report.split or "all"
-    limit = "none" if report.limit is None else str(report.limit)
-    return (
-        f"BFCL AST accuracy of {report.model} (split: {split}, limit: {limit} per category; "
-        f"{report.created}, {report.elapsed_s:.0f} s)"
-    )
+    sizes: dict[str, int] = {}
+    for cell in report.cells:
+        sizes[cell.category] = max(sizes.get(cell.category, 0), cell.n)
+    if report.limit is None and len(set(sizes.values())) > 1:
+        size = "questions: " + ", ".join(f"{category} {n}" for category, n in sizes.items())
+    else:
+        size = f"limit: {'none' if report.limit is None else report.limit} per category"
+    when = f"{report.created}, {report.elapsed_s:.0f} s"
+    return f"BFCL AST accuracy of {report.model} (split: {split}, {size}; {when})"
 
 
 def markdown_table(report: BfclReport) -> str:
