@@ -24,8 +24,6 @@ from tinycrew.graphs.grounding import (
 )
 from tinycrew.tools import ToolRegistry
 
-_UNSET = object()
-
 
 def earlier_run(
     registry: ToolRegistry, task: str, call: PlannedCall, calls: list[CallRecord]
@@ -40,7 +38,7 @@ def earlier_run(
     text = said_text(task, calls)
 
     def adds_nothing(done: CallRecord) -> bool:
-        changed = [value for name, value in arguments.items() if done.arguments.get(name, _UNSET) != value]
+        changed = [value for name, value in arguments.items() if (name, value) not in done.arguments.items()]
         return not any(mentions(said, text) for value in changed for said in scalar_values(value))
 
     same = (done for done in calls if done.ok and done.name == call.name and adds_nothing(done))
