@@ -16,7 +16,7 @@ from tinycrew.graphs.grounding import (
     stated_options,
     unfounded_options,
     unused_numbers,
-    with_stated_options,
+    with_stated_values,
     without_unfounded_options,
 )
 from tinycrew.tools import ToolRegistry, tool
@@ -145,9 +145,9 @@ def test_an_option_the_task_names_is_filled_in_unless_the_call_or_the_default_ha
     bare = call("solve_quadratic", a=3, b=-11, c=-4)
     task = "Find all the roots of a quadratic equation given coefficients a = 3, b = -11, and c = -4."
     assert stated_options(REGISTRY, task, bare) == {"root_type": "all"}
-    assert with_stated_options(REGISTRY, task, bare, []).arguments["root_type"] == "all"
+    assert with_stated_values(REGISTRY, task, bare, []).arguments["root_type"] == "all"
     given = call("solve_quadratic", a=3, b=-11, c=-4, root_type="real")
-    assert with_stated_options(REGISTRY, task, given, []) is given
+    assert with_stated_values(REGISTRY, task, given, []) is given
     both = "Find all roots of 3x^2-11x-4, then only the real roots of x^2+1."
     assert stated_options(REGISTRY, both, bare) == {}  # the default is named too: no one choice
     assert stated_options(REGISTRY, "Solve 3x^2 - 11x - 4 = 0, overall.", bare) == {}  # whole words only
@@ -159,7 +159,7 @@ def test_a_flag_the_task_asks_for_is_turned_on_unless_it_is_negated() -> None:
         bare = call("forest_growth", location="Yellowstone", years=5, **flag)
         assert stated_options(REGISTRY, task, bare) == {"include_human_impact": True}
     on = call("forest_growth", location="Yellowstone", years=5, include_human_impact=True)
-    assert with_stated_options(REGISTRY, task, on, []) is on
+    assert with_stated_values(REGISTRY, task, on, []) is on
     bare = call("forest_growth", location="Yellowstone", years=5)
     assert stated_options(REGISTRY, "Predict the growth of forest in Yellowstone for 5 years.", bare) == {}
     assert names_flag(plain_text("Get the last game of Liverpool, include its statistics"), "include_stats")

@@ -9,7 +9,9 @@ tools, leaving numbers of the task out. Every graph drops the first kind
 (`overused_numbers`, `left_out_numbers`). The opposite slip, leaving out an option the task names
 ("all the roots" for `root_type`, documented as 'real' or 'all') or a flag it asks for ("including
 human impact" for `include_human_impact`), every graph mends by filling in the named choice or turning
-the flag on (`with_stated_options`); `grounded_call` does both.
+the flag on, and a quantity copied without its unit ("50mH" as `inductance=50` for a parameter in
+henries) by converting it (`tinycrew.graphs.units`); `with_stated_values` does these, `grounded_call`
+all of it.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 
 from tinycrew.agents import CallRecord, PlannedCall
 from tinycrew.agents.compiler_planner import REFERENCE
+from tinycrew.graphs.units import stated_quantities
 from tinycrew.tools import ToolArgumentError, ToolRegistry
 
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
@@ -238,14 +241,15 @@ def stated_options(registry: ToolRegistry, task: str, call: PlannedCall) -> dict
     return stated
 
 
-def with_stated_options(
+def with_stated_values(
     registry: ToolRegistry, task: str, call: PlannedCall, others: list[PlannedCall | CallRecord]
 ) -> PlannedCall:
-    """`call` with the options the task names filled in (see `stated_options`), unless another call of
-    the same tool is in `others` (the run's other calls): the named choice may be that call's."""
+    """`call` with the options the task names filled in (see `stated_options`) and the quantities it
+    states in the units the tool documents (see `stated_quantities`), unless another call of the same
+    tool is in `others` (the run's other calls): the named choice or quantity may be that call's."""
     if any(other.name == call.name for other in others):
         return call
-    stated = stated_options(registry, task, call)
+    stated = {**stated_options(registry, task, call), **stated_quantities(registry, task, call)}
     if not stated:
         return call
     return call.model_copy(update={"arguments": {**call.arguments, **stated}})
@@ -258,9 +262,9 @@ def grounded_call(
     calls: list[CallRecord],
     siblings: list[PlannedCall] | None = None,
 ) -> PlannedCall:
-    """`call` with its options checked against the task: unfounded ones dropped
-    (`without_unfounded_options`), named ones filled in (`with_stated_options`). `calls` are the run's
-    earlier calls, `siblings` the other calls planned beside this one."""
+    """`call` with its values checked against the task: unfounded options dropped
+    (`without_unfounded_options`), named ones filled in and quantities converted (`with_stated_values`).
+    `calls` are the run's earlier calls, `siblings` the other calls planned beside this one."""
     call = without_unfounded_options(registry, task, call, calls)
     others = [*calls, *(sibling for sibling in siblings or [] if sibling.id != call.id)]
-    return with_stated_options(registry, task, call, others)
+    return with_stated_values(registry, task, call, others)

@@ -1,0 +1,124 @@
+"""Quantities of the task converted to the unit a tool's parameter documents."""
+
+from __future__ import annotations
+
+from tinycrew.agents import PlannedCall
+from tinycrew.graphs.grounding import grounded_call, with_stated_values
+from tinycrew.graphs.units import documented_unit, parse_unit, stated_quantities, task_quantities
+from tinycrew.tools import ToolRegistry, tool
+
+
+@tool
+def resonant_frequency(inductance: float, capacitance: float, round_off: int = 2) -> float:
+    """Resonant frequency of an LC circuit.
+
+    Args:
+        inductance: The inductance (L) in henries (H).
+        capacitance: The capacitance (C) in farads (F).
+        round_off: Decimal places of the result.
+    """
+    return 1.0
+
+
+@tool
+def diabetes_risk(weight: int, height: int) -> str:
+    """Type 2 diabetes risk.
+
+    Args:
+        weight: Weight of the person in lbs.
+        height: Height of the person in inches.
+    """
+    return "low"
+
+
+@tool
+def room_area(width: float, length: float) -> float:
+    """Area of a room.
+
+    Args:
+        width: Width in meters.
+        length: Length in meters.
+    """
+    return width * length
+
+
+@tool
+def travel_time(distance: float, unit: str = "km") -> float:
+    """Travel time for a distance.
+
+    Args:
+        distance: The distance in km, or in the given unit.
+        unit: Unit of the distance.
+    """
+    return distance
+
+
+REGISTRY = ToolRegistry([resonant_frequency, diabetes_risk, room_area, travel_time])
+LC_TASK = "Resonant frequency of an LC circuit with capacitance of 100µF and inductance of 50mH."
+
+
+def call(name: str, **arguments: object) -> PlannedCall:
+    return PlannedCall(id=1, name=name, arguments=arguments)
+
+
+def magnitudes(text: str) -> list[tuple[float, str]]:
+    return [(round(quantity.magnitude, 4), str(quantity.units)) for quantity in task_quantities(text)]
+
+
+def test_task_quantities_read_units_scales_compounds_and_lists() -> None:
+    assert magnitudes(LC_TASK) == [(100.0, "microfarad"), (50.0, "millihenry")]
+    assert magnitudes("weight 150lbs and height 5ft 10in") == [(150.0, "pound"), (5.8333, "foot")]
+    assert magnitudes("land area is 8.5 million square kilometers") == [(8500000.0, "kilometer ** 2")]
+    assert magnitudes("loan terms of 15, 20 and 30 years") == [(15.0, "year"), (20.0, "year"), (30.0, "year")]
+    assert magnitudes("a 1,500 m race at 9.8 m/s^2") == [(1500.0, "meter"), (9.8, "meter / second ** 2")]
+    celsius = [(0.0, "degree_Celsius"), (100.0, "degree_Celsius")]
+    assert magnitudes("from 0°C to 100 degrees Celsius") == celsius
+    # words pint would read as units are not: the 5th (thou), at 3 pm (picometer), 5 in 10 (inch)
+    assert magnitudes("the 5th floor at 3 pm, a 5 in 10 chance, 20 units") == []
+
+
+def test_documented_unit_is_one_unit_or_none() -> None:
+    assert str(documented_unit("The inductance (L) in henries (H).")) == "henry"
+    assert str(documented_unit("The land area of the country in square kilometers.")) == "kilometer ** 2"
+    assert str(documented_unit("Speed in meters per second.")) == "meter / second"
+    assert documented_unit("The radius of the circle in the unit given.") is None
+    assert documented_unit("The city in which to search.") is None
+    assert documented_unit("Distance in km or miles.") is None  # the tool takes either: no one unit
+    assert parse_unit(["10in"[2:]], attached=True) is not None and parse_unit(["in"]) is None
+
+
+def test_a_quantity_copied_without_its_unit_is_converted() -> None:
+    wrong = call("resonant_frequency", inductance=50, capacitance=100)
+    assert stated_quantities(REGISTRY, LC_TASK, wrong) == {"inductance": 0.05, "capacitance": 0.0001}
+    right = call("resonant_frequency", inductance=0.05, capacitance=0.0001)
+    assert stated_quantities(REGISTRY, LC_TASK, right) == {}
+    task = "Will a person of 150lbs and 5ft 10in get type 2 diabetes?"
+    assert stated_quantities(REGISTRY, task, call("diabetes_risk", weight=150, height=5)) == {"height": 70}
+    # an integer parameter takes only a whole number: 5ft 10.5in is 70.5 inches
+    assert (
+        stated_quantities(REGISTRY, "150lbs, 5ft 10.5in", call("diabetes_risk", weight=150, height=5)) == {}
+    )
+
+
+def test_no_conversion_where_the_quantity_or_unit_is_ambiguous() -> None:
+    # two parameters of one dimension: which of them "4 m" is for is the model's call
+    room = call("room_area", width=4, length=5)
+    assert stated_quantities(REGISTRY, "A room 4 m wide and 500 cm long", room) == {}
+    # two quantities of the parameter's dimension in the task
+    two = "Frequency for 50mH or 60mH and 100µF"
+    assert stated_quantities(REGISTRY, two, call("resonant_frequency", inductance=50, capacitance=100)) == {
+        "capacitance": 0.0001
+    }
+    # a tool that takes the unit as an argument converts for itself
+    assert stated_quantities(REGISTRY, "How long for 12 miles?", call("travel_time", distance=12)) == {}
+    assert stated_quantities(REGISTRY, LC_TASK, call("no_such_tool", inductance=50)) == {}
+    invalid = call("resonant_frequency", inductance="fifty", capacitance=1)
+    assert stated_quantities(REGISTRY, LC_TASK, invalid) == {}
+
+
+def test_every_graph_converts_unless_another_call_of_the_tool_may_be_the_one() -> None:
+    wrong = call("resonant_frequency", inductance=50, capacitance=100)
+    grounded = grounded_call(REGISTRY, LC_TASK, wrong, [])
+    assert grounded.arguments == {"inductance": 0.05, "capacitance": 0.0001}
+    sibling = wrong.model_copy(update={"id": 2})
+    assert with_stated_values(REGISTRY, LC_TASK, wrong, [sibling]) is wrong

@@ -1,0 +1,185 @@
+"""Quantities a task states, in the unit a parameter documents.
+
+A small caller copies a quantity's number and drops its unit: "inductance of 50mH" becomes
+`inductance=50` for a parameter documented "in henries (H)", "5ft 10in" becomes `height=5` for one "in
+inches", "8.5 million square kilometers" `land_area=850000000`, and it "converts" "a 1kg ice block" to
+`mass=1000` for one "in kg". pint (a units library) does the arithmetic the model cannot: when the task
+states exactly one quantity of a parameter's dimension and the call holds another number there,
+`stated_quantities` gives that quantity in the parameter's unit.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from tinycrew.agents import PlannedCall
+from tinycrew.tools import ToolArgumentError, ToolRegistry
+
+if TYPE_CHECKING:
+    import pint
+
+_SCALES = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12}
+_WORD = r"(?:°|[^\W\d_])[\w°^/]*"
+_QUANTITY = re.compile(
+    rf"(?<![\w.])(-?\d+(?:\.\d+)?)(?:\s*(thousand|million|billion|trillion)\b)?(\s*)({_WORD}(?:\s+{_WORD}){{0,2}})"
+)
+# bare numbers that share the unit of the quantity after them: "15, 20 and 30 years", "10-20 km"
+_LISTED = re.compile(r"((?:(?<![\w.])-?\d+(?:\.\d+)?\s*(?:,\s*(?:and|or)?|and|or|to|-|–)\s*)+)$")
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3})")
+_DOCUMENTED = re.compile(
+    rf"\b(?:in|measured in|in units of)\s+(?:the\s+)?({_WORD}(?:\s+\(?{_WORD}\)?){{0,3}})"
+)
+# English words that pint reads as units ("5th" as thou, "at" as an atmosphere, "pm" as picometer)
+_NOT_UNITS = {
+    "a", "an", "are", "as", "at", "bag", "bags", "c", "d", "e", "elm", "has", "in", "nd", "point",
+    "points", "pixel", "pixels", "rd", "shot", "shots", "st", "th", "unit", "units", "am", "pm",
+}  # fmt: skip
+_ATTACHED_ONLY = {"in"}  # "10in" is inches, "10 in the box" is not
+_ALIASES = {
+    "henries": "henry",
+    "amps": "ampere",
+    "amp": "ampere",
+    "celsius": "degC",
+    "fahrenheit": "degF",
+    "degree celsius": "degC",
+    "degrees celsius": "degC",
+    "degree fahrenheit": "degF",
+    "degrees fahrenheit": "degF",
+    "light years": "light_year",
+    "light year": "light_year",
+}
+
+
+@cache
+def unit_registry() -> pint.UnitRegistry:
+    """pint's unit registry, built once per process (about a second) on first use."""
+    import pint
+
+    return pint.UnitRegistry()
+
+
+def _phrases(words: list[str]) -> list[tuple[str, int]]:
+    """The unit phrases `words` may start with, longest first, each with its word count: "meters per
+    second", "square kilometers", "degrees Celsius", else the first word."""
+    lower = [word.lower() for word in words]
+    phrases = []
+    if len(words) >= 3 and lower[1] == "per":
+        phrases.append((f"{words[0]} / {words[2]}", 3))
+    if len(words) >= 2 and (lower[0] in ("square", "cubic") or f"{lower[0]} {lower[1]}" in _ALIASES):
+        phrases.append((" ".join(words[:2]), 2))
+    return [*phrases, (words[0], 1)]
+
+
+def parse_unit(words: list[str], attached: bool = False) -> tuple[pint.Unit, int] | None:
+    """The physical unit `words` start with and how many words it takes, or None ("50mH", "square
+    kilometers"; not "units", "5th" or "at"). `attached`: the words follow a number with no space."""
+    for phrase, count in _phrases(words):
+        lower = phrase.lower()
+        if count == 1 and lower in _NOT_UNITS and not (attached and lower in _ATTACHED_ONLY):
+            continue
+        spelled = _ALIASES.get(lower, phrase).replace("°C", "degC").replace("°F", "degF")
+        try:
+            unit = unit_registry().parse_units(spelled)
+        except Exception:  # pint raises several kinds for words that are no unit
+            continue
+        if not unit.dimensionless:
+            return unit, count
+    return None
+
+
+def task_quantities(text: str) -> list[pint.Quantity]:
+    """The quantities `text` states, in its own units: "5ft 10in" is one quantity, "15, 20 and 30
+    years" three, "8.5 million square kilometers" 8500000 km²."""
+    text = _THOUSANDS.sub("", text)
+    found: list[tuple[pint.Quantity, int]] = []  # each with where it ends in the text
+    for match in _QUANTITY.finditer(text):
+        number, scale, space, words = match.groups()
+        parsed = parse_unit(words.split(), attached=not scale and not space)
+        if parsed is None:
+            continue
+        unit, count = parsed
+        quantity = unit_registry().Quantity(float(number) * _SCALES.get(scale or "", 1), unit)
+        end = match.start(4) + len(" ".join(words.split()[:count]))
+        if found and _continues(found[-1][0], quantity, text[found[-1][1] : match.start()]):
+            found[-1] = (found[-1][0] + quantity, end)
+            continue
+        listed = _LISTED.search(text[: match.start()])
+        for value in _NUMBER.findall(listed.group(1)) if listed else []:
+            found.append((unit_registry().Quantity(float(value) * _SCALES.get(scale or "", 1), unit), end))
+        found.append((quantity, end))
+    return [quantity for quantity, _ in found]
+
+
+def _continues(previous: pint.Quantity, quantity: pint.Quantity, gap: str) -> bool:
+    """Whether `quantity` adds to the `previous` one, as "10in" does in "5ft 10in"."""
+    return (
+        gap.strip(" ,") in ("", "and")
+        and previous.dimensionality == quantity.dimensionality
+        and previous.units != quantity.units
+        and "[temperature]" not in quantity.dimensionality  # 0°C and 100°C never add up
+        and (1 * previous.units).to(quantity.units).magnitude > 1
+    )
+
+
+def documented_unit(description: str) -> pint.Unit | None:
+    """The unit a parameter's description gives its value in ("The inductance (L) in henries (H)."),
+    or None: none, or two of one dimension ("in km or miles"), where the tool takes the unit itself."""
+    units = []
+    for match in _DOCUMENTED.finditer(description):
+        words = [word.strip("()") for word in match.group(1).split()]
+        while parsed := parse_unit(words):
+            units.append(parsed[0])
+            words = words[parsed[1] :]
+            if words[:1] not in (["or"], ["and"]) or len(words) < 2:
+                break
+            words = words[1:]
+    if any(unit.dimensionality != units[0].dimensionality for unit in units[1:]) or len(set(units)) > 1:
+        return None
+    return units[0] if units else None
+
+
+def stated_quantities(registry: ToolRegistry, task: str, call: PlannedCall) -> dict[str, float | int]:
+    """The numeric arguments of `call` that differ from the task's one quantity of their parameter's
+    documented dimension, as that quantity in the documented unit: {"inductance": 0.05} for "inductance
+    of 50mH" and `inductance=50` documented "in henries (H)". Nothing for a tool that takes a unit as an
+    argument, a parameter whose dimension another parameter shares, an unknown tool or invalid
+    arguments."""
+    try:
+        tool = registry.get(call.name)
+        arguments = tool.canonical_arguments(call.arguments)
+    except (KeyError, ToolArgumentError):
+        return {}
+    parameters = tool.openai_schema()["function"].get("parameters") or {}
+    properties: dict[str, Any] = parameters.get("properties") or {}
+    if any("unit" in name.lower() for name in properties):
+        return {}
+    units = {
+        name: unit
+        for name, schema in properties.items()
+        if schema.get("type") in ("number", "integer")
+        and (unit := documented_unit(str(schema.get("description") or ""))) is not None
+    }
+    if not units:
+        return {}
+    quantities = task_quantities(task)
+    stated: dict[str, float | int] = {}
+    for name, unit in units.items():
+        value = arguments.get(name)
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            continue
+        same_dimension = [q for q in quantities if q.dimensionality == unit.dimensionality]
+        shared = sum(other.dimensionality == unit.dimensionality for other in units.values())
+        if len(same_dimension) != 1 or shared > 1:
+            continue
+        converted = float(f"{same_dimension[0].to(unit).magnitude:.10g}")
+        if properties[name].get("type") == "integer":
+            if not converted.is_integer():
+                continue
+            converted = int(converted)
+        if not math.isclose(value, converted, rel_tol=1e-9, abs_tol=0.0):
+            stated[name] = converted
+    return stated
