@@ -110,15 +110,47 @@ def test_no_conversion_where_the_quantity_or_unit_is_ambiguous() -> None:
         "capacitance": 0.0001
     }
     # a tool that takes the unit as an argument converts for itself
-    assert stated_quantities(REGISTRY, "How long for 12 miles?", call("travel_time", distance=12)) == {}
+    assert stated_quantities(REGISTRY, "How long for 20 km?", call("travel_time", distance=12.4)) == {}
     assert stated_quantities(REGISTRY, LC_TASK, call("no_such_tool", inductance=50)) == {}
     invalid = call("resonant_frequency", inductance="fifty", capacitance=1)
     assert stated_quantities(REGISTRY, LC_TASK, invalid) == {}
 
 
-def test_every_graph_converts_unless_another_call_of_the_tool_may_be_the_one() -> None:
+def test_a_left_out_unit_argument_takes_the_unit_the_task_writes() -> None:
+    bare = call("travel_time", distance=12)
+    assert stated_quantities(REGISTRY, "How long for 12 miles?", bare) == {"unit": "miles"}
+    assert (
+        stated_quantities(REGISTRY, "How long for 12 km?", call("travel_time", distance=12, unit="km")) == {}
+    )
+    assert stated_quantities(REGISTRY, "How long for 12 miles, then 12 km?", bare) == {}  # which unit?
+    assert stated_quantities(REGISTRY, "How long for 12?", bare) == {}
+
+
+@tool
+def average_temperature(days: int, temp_unit: str = "Fahrenheit") -> float:
+    """Average temperature over the coming days.
+
+    Args:
+        days: The number of days.
+        temp_unit: The temperature unit ('Celsius' or 'Fahrenheit').
+    """
+    return 20.0
+
+
+def test_a_unit_argument_is_filled_only_for_the_argument_it_describes() -> None:
+    registry = ToolRegistry([average_temperature])
+    assert (
+        stated_quantities(
+            registry, "Average temperature for the next 7 days", call("average_temperature", days=7)
+        )
+        == {}
+    )
+
+
+def test_every_graph_converts_in_every_call_of_the_tool() -> None:
     wrong = call("resonant_frequency", inductance=50, capacitance=100)
     grounded = grounded_call(REGISTRY, LC_TASK, wrong, [])
     assert grounded.arguments == {"inductance": 0.05, "capacitance": 0.0001}
+    # a second call that copies the number again converts to the same call: a repeat, not a new part
     sibling = wrong.model_copy(update={"id": 2})
-    assert with_stated_values(REGISTRY, LC_TASK, wrong, [sibling]) is wrong
+    assert with_stated_values(REGISTRY, LC_TASK, wrong, [sibling]).arguments == grounded.arguments

@@ -244,12 +244,13 @@ def stated_options(registry: ToolRegistry, task: str, call: PlannedCall) -> dict
 def with_stated_values(
     registry: ToolRegistry, task: str, call: PlannedCall, others: list[PlannedCall | CallRecord]
 ) -> PlannedCall:
-    """`call` with the options the task names filled in (see `stated_options`) and the quantities it
-    states in the units the tool documents (see `stated_quantities`), unless another call of the same
-    tool is in `others` (the run's other calls): the named choice or quantity may be that call's."""
-    if any(other.name == call.name for other in others):
-        return call
-    stated = {**stated_options(registry, task, call), **stated_quantities(registry, task, call)}
+    """`call` with the quantities the task states in the units the tool documents (see
+    `stated_quantities`), and the options the task names filled in (see `stated_options`) unless
+    another call of the same tool is in `others` (the run's other calls): the named choice may be that
+    call's. A quantity needs no such care: it is converted only when the task states one of its kind."""
+    stated = stated_quantities(registry, task, call)
+    if not any(other.name == call.name for other in others):
+        stated = {**stated_options(registry, task, call), **stated}
     if not stated:
         return call
     return call.model_copy(update={"arguments": {**call.arguments, **stated}})

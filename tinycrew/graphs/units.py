@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterator
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from tinycrew.agents import PlannedCall
 from tinycrew.tools import ToolArgumentError, ToolRegistry
@@ -91,26 +92,41 @@ def parse_unit(words: list[str], attached: bool = False) -> tuple[pint.Unit, int
     return None
 
 
+class _Written(NamedTuple):
+    """A number of the text and the unit after it, as written ("10in": 10, "in", inch)."""
+
+    value: float
+    words: str
+    unit: pint.Unit
+    start: int
+    end: int
+
+
+def _written_quantities(text: str) -> Iterator[_Written]:
+    """Each number of `text` (thousands separators taken out) that a unit follows."""
+    for match in _QUANTITY.finditer(text):
+        number, scale, space, words = match.groups()
+        parsed = parse_unit(words.split(), attached=not scale and not space)
+        if parsed is not None:
+            written = " ".join(words.split()[: parsed[1]])
+            value = float(number) * _SCALES.get(scale or "", 1)
+            yield _Written(value, written, parsed[0], match.start(), match.start(4) + len(written))
+
+
 def task_quantities(text: str) -> list[pint.Quantity]:
     """The quantities `text` states, in its own units: "5ft 10in" is one quantity, "15, 20 and 30
     years" three, "8.5 million square kilometers" 8500000 km²."""
     text = _THOUSANDS.sub("", text)
     found: list[tuple[pint.Quantity, int]] = []  # each with where it ends in the text
-    for match in _QUANTITY.finditer(text):
-        number, scale, space, words = match.groups()
-        parsed = parse_unit(words.split(), attached=not scale and not space)
-        if parsed is None:
+    for written in _written_quantities(text):
+        quantity = unit_registry().Quantity(written.value, written.unit)
+        if found and _continues(found[-1][0], quantity, text[found[-1][1] : written.start]):
+            found[-1] = (found[-1][0] + quantity, written.end)
             continue
-        unit, count = parsed
-        quantity = unit_registry().Quantity(float(number) * _SCALES.get(scale or "", 1), unit)
-        end = match.start(4) + len(" ".join(words.split()[:count]))
-        if found and _continues(found[-1][0], quantity, text[found[-1][1] : match.start()]):
-            found[-1] = (found[-1][0] + quantity, end)
-            continue
-        listed = _LISTED.search(text[: match.start()])
+        listed = _LISTED.search(text[: written.start])
         for value in _NUMBER.findall(listed.group(1)) if listed else []:
-            found.append((unit_registry().Quantity(float(value) * _SCALES.get(scale or "", 1), unit), end))
-        found.append((quantity, end))
+            found.append((unit_registry().Quantity(float(value), written.unit), written.end))
+        found.append((quantity, written.end))
     return [quantity for quantity, _ in found]
 
 
@@ -142,12 +158,13 @@ def documented_unit(description: str) -> pint.Unit | None:
     return units[0] if units else None
 
 
-def stated_quantities(registry: ToolRegistry, task: str, call: PlannedCall) -> dict[str, float | int]:
+def stated_quantities(registry: ToolRegistry, task: str, call: PlannedCall) -> dict[str, float | int | str]:
     """The numeric arguments of `call` that differ from the task's one quantity of their parameter's
     documented dimension, as that quantity in the documented unit: {"inductance": 0.05} for "inductance
-    of 50mH" and `inductance=50` documented "in henries (H)". Nothing for a tool that takes a unit as an
-    argument, a parameter whose dimension another parameter shares, an unknown tool or invalid
-    arguments."""
+    of 50mH" and `inductance=50` documented "in henries (H)". Not for a parameter whose dimension another
+    shares. A tool that takes a unit as an argument converts for itself: there, the unit the task writes
+    fills that argument if the call leaves it out ({"unit": "inches"} for "a radius of 4 inches", see
+    `_stated_units`). Nothing for an unknown tool or invalid arguments."""
     try:
         tool = registry.get(call.name)
         arguments = tool.canonical_arguments(call.arguments)
@@ -156,7 +173,7 @@ def stated_quantities(registry: ToolRegistry, task: str, call: PlannedCall) -> d
     parameters = tool.openai_schema()["function"].get("parameters") or {}
     properties: dict[str, Any] = parameters.get("properties") or {}
     if any("unit" in name.lower() for name in properties):
-        return {}
+        return _stated_units(properties, set(parameters.get("required", [])), arguments, task)
     units = {
         name: unit
         for name, schema in properties.items()
@@ -166,7 +183,7 @@ def stated_quantities(registry: ToolRegistry, task: str, call: PlannedCall) -> d
     if not units:
         return {}
     quantities = task_quantities(task)
-    stated: dict[str, float | int] = {}
+    stated: dict[str, float | int | str] = {}
     for name, unit in units.items():
         value = arguments.get(name)
         if not isinstance(value, int | float) or isinstance(value, bool):
@@ -182,4 +199,34 @@ def stated_quantities(registry: ToolRegistry, task: str, call: PlannedCall) -> d
             converted = int(converted)
         if not math.isclose(value, converted, rel_tol=1e-9, abs_tol=0.0):
             stated[name] = converted
+    return stated
+
+
+def _stated_units(
+    properties: dict[str, Any], required: set[str], arguments: dict[str, Any], task: str
+) -> dict[str, float | int | str]:
+    """The left-out optional unit arguments (text, no enum) whose description names an argument that
+    holds a number the task writes with a unit, as the task writes that unit: {"unit": "inches"} for
+    "a radius of 4 inches", `radius=4` and `unit` documented as "The unit of measurement for the radius"."""
+    stated: dict[str, float | int | str] = {}
+    for name, schema in properties.items():
+        if name in required or name in arguments or "unit" not in name.lower():
+            continue
+        if schema.get("type") != "string" or schema.get("enum"):
+            continue
+        description = str(schema.get("description") or "").lower().replace("_", " ")
+        held = {
+            float(value)
+            for other, value in arguments.items()
+            if isinstance(value, int | float)
+            and not isinstance(value, bool)
+            and re.search(rf"\b{re.escape(other.lower().replace('_', ' '))}\b", description)
+        }
+        written = {
+            quantity.words
+            for quantity in _written_quantities(_THOUSANDS.sub("", task))
+            if quantity.value in held
+        }
+        if len(written) == 1:
+            stated[name] = written.pop()
     return stated
