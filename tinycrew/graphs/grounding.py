@@ -6,7 +6,8 @@ A small caller fills optional arguments it was not asked for: it copies the docu
 `initial_velocity=100, height=100`), and its first call may take the wrong one of two look-alike
 tools, leaving numbers of the task out. Every graph drops the first kind
 (`without_unfounded_options`); the umi graph tells its caller once about the others
-(`overused_numbers`, `left_out_numbers`). The opposite slip, leaving out an option the task names
+(`overused_numbers`, `left_out_numbers`), and about a city given without the state its parameter
+documents (`stateless_places`). The opposite slip, leaving out an option the task names
 ("all the roots" for `root_type`, documented as 'real' or 'all') or a flag it asks for ("including
 human impact" for `include_human_impact`), every graph mends by filling in the named choice or turning
 the flag on, and a quantity copied without its unit ("50mH" as `inductance=50` for a parameter in
