@@ -53,7 +53,18 @@ def travel_time(distance: float, unit: str = "km") -> float:
     return distance
 
 
-REGISTRY = ToolRegistry([resonant_frequency, diabetes_risk, room_area, travel_time])
+@tool
+def park_area(community: str, area: float) -> str:
+    """Register a park.
+
+    Args:
+        community: The community it serves.
+        area: Its area in square kilometers.
+    """
+    return "ok"
+
+
+REGISTRY = ToolRegistry([resonant_frequency, diabetes_risk, room_area, travel_time, park_area])
 LC_TASK = "Resonant frequency of an LC circuit with capacitance of 100µF and inductance of 50mH."
 
 
@@ -124,6 +135,11 @@ def test_a_left_out_unit_argument_takes_the_unit_the_task_writes() -> None:
     )
     assert stated_quantities(REGISTRY, "How long for 12 miles, then 12 km?", bare) == {}  # which unit?
     assert stated_quantities(REGISTRY, "How long for 12?", bare) == {}
+    # `community` holds "unit" but names no unit: the tool takes none, and the area converts
+    park = call("park_area", community="Elm Hill", area=2)
+    assert stated_quantities(REGISTRY, "Register a 2 square miles park for Elm Hill", park) == {
+        "area": 5.179976221
+    }
 
 
 @tool

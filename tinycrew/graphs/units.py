@@ -5,7 +5,9 @@ A small caller copies a quantity's number and drops its unit: "inductance of 50m
 inches", "8.5 million square kilometers" `land_area=850000000`, and it "converts" "a 1kg ice block" to
 `mass=1000` for one "in kg". pint (a units library) does the arithmetic the model cannot: when the task
 states exactly one quantity of a parameter's dimension and the call holds another number there,
-`stated_quantities` gives that quantity in the parameter's unit.
+`stated_quantities` gives that quantity in the parameter's unit. A tool that takes the unit as an
+argument (`radius`, `unit`) converts for itself; there the caller tends to leave the unit out, and the
+unit the task writes ("a radius of 4 inches") fills it.
 """
 
 from __future__ import annotations
@@ -153,9 +155,7 @@ def documented_unit(description: str) -> pint.Unit | None:
             if words[:1] not in (["or"], ["and"]) or len(words) < 2:
                 break
             words = words[1:]
-    if any(unit.dimensionality != units[0].dimensionality for unit in units[1:]) or len(set(units)) > 1:
-        return None
-    return units[0] if units else None
+    return units[0] if len(set(units)) == 1 else None
 
 
 def stated_quantities(registry: ToolRegistry, task: str, call: PlannedCall) -> dict[str, float | int | str]:
@@ -172,7 +172,7 @@ def stated_quantities(registry: ToolRegistry, task: str, call: PlannedCall) -> d
         return {}
     parameters = tool.openai_schema()["function"].get("parameters") or {}
     properties: dict[str, Any] = parameters.get("properties") or {}
-    if any("unit" in name.lower() for name in properties):
+    if any(_names_unit(name) for name in properties):
         return _stated_units(properties, set(parameters.get("required", [])), arguments, task)
     units = {
         name: unit
@@ -202,6 +202,12 @@ def stated_quantities(registry: ToolRegistry, task: str, call: PlannedCall) -> d
     return stated
 
 
+def _names_unit(name: str) -> bool:
+    """Whether a parameter's name says it is a unit: `unit`, `temp_unit`, `unitOfMeasure`; not `community`."""
+    words = re.split(r"[_\W]+", re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower())
+    return "unit" in words or "units" in words
+
+
 def _stated_units(
     properties: dict[str, Any], required: set[str], arguments: dict[str, Any], task: str
 ) -> dict[str, float | int | str]:
@@ -210,7 +216,7 @@ def _stated_units(
     "a radius of 4 inches", `radius=4` and `unit` documented as "The unit of measurement for the radius"."""
     stated: dict[str, float | int | str] = {}
     for name, schema in properties.items():
-        if name in required or name in arguments or "unit" not in name.lower():
+        if name in required or name in arguments or not _names_unit(name):
             continue
         if schema.get("type") != "string" or schema.get("enum"):
             continue
