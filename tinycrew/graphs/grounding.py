@@ -38,7 +38,7 @@ _NEGATION_WORDS = 3  # a negation this close before a flag's words turns it off 
 _FLAG_STEM = 4  # a flag's word matches a task word on this many first letters ("stats" ~ "statistics")
 # a text parameter documented as a city with its state: "The city and state, e.g. Seattle, WA"
 _CITY_AND_STATE = re.compile(r"\bcity and state\b|\bformat:?(?: of)? city, state\b", re.IGNORECASE)
-_EXAMPLE = re.compile(r"\be\.g\.,?\s*(.+?)\.?$")
+_EXAMPLE = re.compile(r"\be\.g\.,?\s*([^,.]+,\s*[A-Za-z]{2,})\b")  # "e.g. Seattle, WA"
 ADVICE = (
     "Write the call again with the values the task gives; leave out optional arguments it does not ask for."
 )
