@@ -14,7 +14,6 @@ from tinycrew.graphs.grounding import (
     plain_text,
     said_text,
     stated_options,
-    stateless_places,
     unfounded_options,
     unused_numbers,
     with_stated_values,
@@ -131,34 +130,6 @@ def test_numbers_of_the_task_no_call_holds_are_listed_once() -> None:
         "call that tool; otherwise write the same call again."
     )
     assert left_out_numbers("b = -11", call("solve", b=-11)) is None
-
-
-@tool
-def find_restaurant(location: str, near: str = "", cuisine: str = "any") -> str:
-    """Restaurants in a city.
-
-    Args:
-        location: The city and state, e.g. Seattle, WA.
-        near: A landmark. Name of the city, state, or country.
-        cuisine: Kind of food.
-    """
-    return "found"
-
-
-def test_a_place_documented_as_city_and_state_needs_its_state() -> None:
-    registry = ToolRegistry([find_restaurant])
-    bare = PlannedCall(
-        id=1, name="find_restaurant", arguments={"location": "Los Angeles", "near": "Hollywood"}
-    )
-    assert stateless_places(registry, bare) == (
-        "location='Los Angeles' has no state: the tool asks for the city and state, as in 'Seattle, WA'. "
-        "Write the call again with the state."
-    )
-    stated = PlannedCall(
-        id=1, name="find_restaurant", arguments={"location": "Los Angeles, CA", "near": "Hollywood"}
-    )
-    assert stateless_places(registry, stated) is None  # "city, state, or country" asks for no state
-    assert stateless_places(registry, PlannedCall(id=1, name="find_restaurant", arguments={})) is None
 
 
 def test_the_choices_a_parameter_documents_come_from_its_enum_quotes_and_default() -> None:

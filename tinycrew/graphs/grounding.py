@@ -6,8 +6,7 @@ A small caller fills optional arguments it was not asked for: it copies the docu
 `initial_velocity=100, height=100`), and its first call may take the wrong one of two look-alike
 tools, leaving numbers of the task out. Every graph drops the first kind
 (`without_unfounded_options`); the umi graph tells its caller once about the others
-(`overused_numbers`, `left_out_numbers`), and about a city given without the state its parameter
-documents (`stateless_places`). The opposite slip, leaving out an option the task names
+(`overused_numbers`, `left_out_numbers`). The opposite slip, leaving out an option the task names
 ("all the roots" for `root_type`, documented as 'real' or 'all') or a flag it asks for ("including
 human impact" for `include_human_impact`), every graph mends by filling in the named choice or turning
 the flag on, and a quantity copied without its unit ("50mH" as `inductance=50` for a parameter in
@@ -36,9 +35,6 @@ _MAX_CHOICE_WORDS = 3
 _NEGATION = re.compile(r"\b(?:no|not|never|without|except|exclud\w*|skip\w*|don't|doesn't|do not|does not)\b")
 _NEGATION_WORDS = 3  # a negation this close before a flag's words turns it off ("don't return full text")
 _FLAG_STEM = 4  # a flag's word matches a task word on this many first letters ("stats" ~ "statistics")
-# a text parameter documented as a city with its state: "The city and state, e.g. Seattle, WA"
-_CITY_AND_STATE = re.compile(r"\bcity and state\b|\bformat:?(?: of)? city, state\b", re.IGNORECASE)
-_EXAMPLE = re.compile(r"\be\.g\.,?\s*([^,.]+,\s*[A-Za-z]{2,})\b")  # "e.g. Seattle, WA"
 ADVICE = (
     "Write the call again with the values the task gives; leave out optional arguments it does not ask for."
 )
@@ -177,25 +173,6 @@ def left_out_numbers(task: str, call: PlannedCall) -> str | None:
         f"The call leaves out {', '.join(unused)} of the task. If another tool takes these values, "
         "call that tool; otherwise write the same call again."
     )
-
-
-def stateless_places(registry: ToolRegistry, call: PlannedCall) -> str | None:
-    """A message for the caller when `call` gives a parameter documented as a city and state ("The city
-    and state, e.g. Seattle, WA") a place without a state ('Los Angeles'), else None."""
-    arguments = validated_arguments(registry, call)
-    if arguments is None:
-        return None
-    properties = _parameters(registry, call.name).get("properties") or {}
-    problems = []
-    for name, value in arguments.items():
-        description = str(properties.get(name, {}).get("description") or "")
-        if isinstance(value, str) and "," not in value and _CITY_AND_STATE.search(description):
-            example = _EXAMPLE.search(description)
-            problems.append(
-                f"{name}={value!r} has no state: the tool asks for the city and state"
-                + (f", as in '{example.group(1)}'" if example else "")
-            )
-    return f"{'; '.join(problems)}. Write the call again with the state." if problems else None
 
 
 def documented_choices(schema: dict[str, Any]) -> tuple[list[str], str | None]:

@@ -15,7 +15,7 @@ from langgraph.graph import END, START, StateGraph
 from tinycrew.agents import PlannedCall, call_tool, plan_next, summarize
 from tinycrew.graphs.common import retrieve_node, router, run_id_of, step_limit_reached, token_sink
 from tinycrew.graphs.execution import ask_approval, execute_plan
-from tinycrew.graphs.grounding import grounded_call, left_out_numbers, overused_numbers, stateless_places
+from tinycrew.graphs.grounding import grounded_call, left_out_numbers, overused_numbers
 from tinycrew.graphs.repeats import earlier_run, moves_on, refusal
 from tinycrew.graphs.state import (
     GraphContext,
@@ -114,8 +114,6 @@ def build_umi(context: GraphContext) -> StateGraph:
             doubt = overused_numbers(context.registry, state["task"], call, state["calls"])
             if doubt is None and not state["calls"] and len(state["tools"]) > 1:
                 doubt = left_out_numbers(state["task"], call)
-            if doubt is None:
-                doubt = stateless_places(context.registry, call)
             if doubt is not None:
                 commit_step(context, state.get("open_step"), [refusal(call, doubt, "unfounded")])
                 retry = {"next": "caller", "checked": True, "last_error": doubt}
