@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from tinycrew.agents import PlannedCall
-from tinycrew.graphs.grounding import grounded_call, with_stated_values
-from tinycrew.graphs.units import documented_unit, parse_unit, stated_quantities, task_quantities
+from tinycrew.graphs.grounding import grounded_call, stated_quantities, with_stated_values
+from tinycrew.graphs.units import documented_unit, name_words, parse_unit, task_quantities
 from tinycrew.tools import ToolRegistry, tool
 
 
@@ -136,6 +136,7 @@ def test_a_left_out_unit_argument_takes_the_unit_the_task_writes() -> None:
     assert stated_quantities(REGISTRY, "How long for 12 miles, then 12 km?", bare) == {}  # which unit?
     assert stated_quantities(REGISTRY, "How long for 12?", bare) == {}
     # `community` holds "unit" but names no unit: the tool takes none, and the area converts
+    assert name_words("temp_unit") == name_words("tempUnit") == ["temp", "unit"]
     park = call("park_area", community="Elm Hill", area=2)
     assert stated_quantities(REGISTRY, "Register a 2 square miles park for Elm Hill", park) == {
         "area": 5.179976221

@@ -21,7 +21,7 @@ from typing import Any
 
 from tinycrew.agents import CallRecord, PlannedCall
 from tinycrew.agents.compiler_planner import REFERENCE
-from tinycrew.graphs.units import stated_quantities
+from tinycrew.graphs.units import converted_arguments, name_words
 from tinycrew.tools import ToolArgumentError, ToolRegistry
 
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
@@ -203,7 +203,7 @@ def names_flag(text: str, name: str) -> bool:
     """Whether `text` (see `plain_text`) asks for the flag `name`: each word of the name starts a word
     of the text on its first four letters ("include_stats" in "include its statistics"), and no negation
     comes in the three words before the first of them ("don't return full text" for `full_text`)."""
-    words = [word.lower() for word in re.split(r"[_\W]+", re.sub(r"([a-z])([A-Z])", r"\1_\2", name)) if word]
+    words = name_words(name)
     starts = [re.search(rf"(?<!\w){re.escape(word[:_FLAG_STEM])}", text) for word in words]
     if not words or any(start is None for start in starts):
         return False
@@ -239,6 +239,17 @@ def stated_options(registry: ToolRegistry, task: str, call: PlannedCall) -> dict
         if len(named) == 1 and named[0] != default:
             stated[name] = named[0]
     return stated
+
+
+def stated_quantities(registry: ToolRegistry, task: str, call: PlannedCall) -> dict[str, float | int | str]:
+    """The quantities of `task` that `call` holds in the wrong unit, or leaves its unit argument out of,
+    in the units the tool documents (see `tinycrew.graphs.units.converted_arguments`): {"inductance":
+    0.05} for "inductance of 50mH" and `inductance=50` documented "in henries (H)". Empty for an unknown
+    tool or invalid arguments, which validation answers."""
+    arguments = validated_arguments(registry, call)
+    if arguments is None:
+        return {}
+    return converted_arguments(_parameters(registry, call.name), arguments, task)
 
 
 def with_stated_values(

@@ -5,7 +5,7 @@ A small caller copies a quantity's number and drops its unit: "inductance of 50m
 inches", "8.5 million square kilometers" `land_area=850000000`, and it "converts" "a 1kg ice block" to
 `mass=1000` for one "in kg". pint (a units library) does the arithmetic the model cannot: when the task
 states exactly one quantity of a parameter's dimension and the call holds another number there,
-`stated_quantities` gives that quantity in the parameter's unit. A tool that takes the unit as an
+`converted_arguments` gives that quantity in the parameter's unit. A tool that takes the unit as an
 argument (`radius`, `unit`) converts for itself; there the caller tends to leave the unit out, and the
 unit the task writes ("a radius of 4 inches") fills it.
 """
@@ -17,9 +17,6 @@ import re
 from collections.abc import Iterator
 from functools import cache
 from typing import TYPE_CHECKING, Any, NamedTuple
-
-from tinycrew.agents import PlannedCall
-from tinycrew.tools import ToolArgumentError, ToolRegistry
 
 if TYPE_CHECKING:
     import pint
@@ -158,19 +155,20 @@ def documented_unit(description: str) -> pint.Unit | None:
     return units[0] if len(set(units)) == 1 else None
 
 
-def stated_quantities(registry: ToolRegistry, task: str, call: PlannedCall) -> dict[str, float | int | str]:
-    """The numeric arguments of `call` that differ from the task's one quantity of their parameter's
-    documented dimension, as that quantity in the documented unit: {"inductance": 0.05} for "inductance
-    of 50mH" and `inductance=50` documented "in henries (H)". Not for a parameter whose dimension another
-    shares. A tool that takes a unit as an argument converts for itself: there, the unit the task writes
-    fills that argument if the call leaves it out ({"unit": "inches"} for "a radius of 4 inches", see
-    `_stated_units`). Nothing for an unknown tool or invalid arguments."""
-    try:
-        tool = registry.get(call.name)
-        arguments = tool.canonical_arguments(call.arguments)
-    except (KeyError, ToolArgumentError):
-        return {}
-    parameters = tool.openai_schema()["function"].get("parameters") or {}
+def name_words(name: str) -> list[str]:
+    """The lower-case words of an identifier: `temp_unit` and `tempUnit` give ['temp', 'unit']."""
+    return [word.lower() for word in re.split(r"[_\W]+", re.sub(r"([a-z])([A-Z])", r"\1_\2", name)) if word]
+
+
+def converted_arguments(
+    parameters: dict[str, Any], arguments: dict[str, Any], task: str
+) -> dict[str, float | int | str]:
+    """The numeric `arguments` (validated, under the tool's `parameters` JSON schema) that differ from
+    the task's one quantity of their parameter's documented dimension, as that quantity in the documented
+    unit: {"inductance": 0.05} for "inductance of 50mH" and `inductance=50` documented "in henries (H)".
+    Not for a parameter whose dimension another shares. A tool that takes a unit as an argument converts
+    for itself: there, the unit the task writes fills that argument if the call leaves it out ({"unit":
+    "inches"} for "a radius of 4 inches", see `_stated_units`)."""
     properties: dict[str, Any] = parameters.get("properties") or {}
     if any(_names_unit(name) for name in properties):
         return _stated_units(properties, set(parameters.get("required", [])), arguments, task)
@@ -204,7 +202,7 @@ def stated_quantities(registry: ToolRegistry, task: str, call: PlannedCall) -> d
 
 def _names_unit(name: str) -> bool:
     """Whether a parameter's name says it is a unit: `unit`, `temp_unit`, `unitOfMeasure`; not `community`."""
-    words = re.split(r"[_\W]+", re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower())
+    words = name_words(name)
     return "unit" in words or "units" in words
 
 
