@@ -269,14 +269,15 @@ def with_stated_values(
     return call.model_copy(update={"arguments": {**call.arguments, **stated}})
 
 
-def with_documented_places(registry: ToolRegistry, call: PlannedCall) -> PlannedCall:
-    """`call` with each US city it holds in a "City, ST" parameter completed with its state (see
-    `tinycrew.graphs.places.completed_places`): `location='Los Angeles'` becomes 'Los Angeles, CA'
-    for "The city and state, e.g. Seattle, WA". Unchanged for an unknown tool or invalid arguments."""
+def with_documented_places(registry: ToolRegistry, task: str, call: PlannedCall) -> PlannedCall:
+    """`call` with each US city it holds in a "City, ST" parameter completed with its state, the one the
+    task writes after the city or else the likeliest (see `tinycrew.graphs.places.completed_places`):
+    `location='Los Angeles'` becomes 'Los Angeles, CA' for "The city and state, e.g. Seattle, WA".
+    Unchanged for an unknown tool or invalid arguments."""
     arguments = validated_arguments(registry, call)
     if arguments is None:
         return call
-    completed = completed_places(_parameters(registry, call.name), arguments)
+    completed = completed_places(_parameters(registry, call.name), arguments, task)
     if not completed:
         return call
     return call.model_copy(update={"arguments": {**call.arguments, **completed}})
@@ -295,4 +296,4 @@ def grounded_call(
     `calls` are the run's earlier calls, `siblings` the other calls planned beside this one."""
     call = without_unfounded_options(registry, task, call, calls)
     others = [*calls, *(sibling for sibling in siblings or [] if sibling.id != call.id)]
-    return with_documented_places(registry, with_stated_values(registry, task, call, others))
+    return with_documented_places(registry, task, with_stated_values(registry, task, call, others))
