@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from tinycrew.agents import PlannedCall
 from tinycrew.graphs.grounding import grounded_call, stated_quantities, with_stated_values
-from tinycrew.graphs.units import documented_unit, name_words, parse_unit, task_quantities
+from tinycrew.graphs.units import (
+    asked_units,
+    documented_unit,
+    name_words,
+    parse_unit,
+    task_quantities,
+    unit_registry,
+)
 from tinycrew.tools import ToolRegistry, tool
 
 
@@ -135,6 +142,15 @@ def test_a_left_out_unit_argument_takes_the_unit_the_task_writes() -> None:
     )
     assert stated_quantities(REGISTRY, "How long for 12 miles, then 12 km?", bare) == {}  # which unit?
     assert stated_quantities(REGISTRY, "How long for 12?", bare) == {}
+    # no number with a unit: the unit the task asks its answer in, of the default's dimension
+    assert stated_quantities(REGISTRY, "How long for the trip to Oslo in miles?", bare) == {"unit": "miles"}
+    assert stated_quantities(REGISTRY, "How long for the trip in km?", bare) == {}  # the default
+    assert stated_quantities(REGISTRY, "How long in hours, in miles or in km?", bare) == {}  # which unit?
+    assert stated_quantities(REGISTRY, "How long for the trip in Oslo?", bare) == {}
+    assert asked_units("Speed in km/h of 450 meters in 20 seconds") == [
+        ("km/h", unit_registry().Unit("km/h"))
+    ]
+    assert parse_unit([]) is None
     # `community` holds "unit" but names no unit: the tool takes none, and the area converts
     assert name_words("temp_unit") == name_words("tempUnit") == ["temp", "unit"]
     park = call("park_area", community="Elm Hill", area=2)

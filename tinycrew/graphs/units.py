@@ -7,7 +7,7 @@ inches", "8.5 million square kilometers" `land_area=850000000`, and it "converts
 states exactly one quantity of a parameter's dimension and the call holds another number there,
 `converted_arguments` gives that quantity in the parameter's unit. A tool that takes the unit as an
 argument (`radius`, `unit`) converts for itself; there the caller tends to leave the unit out, and the
-unit the task writes ("a radius of 4 inches") fills it.
+unit the task writes ("a radius of 4 inches", "the speed in km/h") fills it.
 """
 
 from __future__ import annotations
@@ -30,6 +30,11 @@ _QUANTITY = re.compile(
 _LISTED = re.compile(r"((?:(?<![\w.])-?\d+(?:\.\d+)?\s*(?:,\s*(?:and|or)?|and|or|to|-|–)\s*)+)$")
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3})")
+_DEFAULT_UNIT = re.compile(
+    rf"\bdefaults?(?: value)?(?: is| to)?:?\s*['\"]?({_WORD}(?:\s+{_WORD}){{0,2}})", re.IGNORECASE
+)
+# "... in km/h", the unit of the answer; a lookahead, so "in miles or in km" gives both
+_ASKED_IN = re.compile(rf"\bin\s+(?=({_WORD}(?:\s+{_WORD}){{0,2}}))")
 _DOCUMENTED = re.compile(
     rf"\b(?:in|measured in|in units of)\s+(?:the\s+)?({_WORD}(?:\s+\(?{_WORD}\)?){{0,3}})"
 )
@@ -77,6 +82,8 @@ def _phrases(words: list[str]) -> list[tuple[str, int]]:
 def parse_unit(words: list[str], attached: bool = False) -> tuple[pint.Unit, int] | None:
     """The physical unit `words` start with and how many words it takes, or None ("50mH", "square
     kilometers"; not "units", "5th" or "at"). `attached`: the words follow a number with no space."""
+    if not words:
+        return None
     for phrase, count in _phrases(words):
         lower = phrase.lower()
         if count == 1 and lower in _NOT_UNITS and not (attached and lower in _ATTACHED_ONLY):
@@ -209,9 +216,12 @@ def _names_unit(name: str) -> bool:
 def _stated_units(
     properties: dict[str, Any], required: set[str], arguments: dict[str, Any], task: str
 ) -> dict[str, float | int | str]:
-    """The left-out optional unit arguments (text, no enum) whose description names an argument that
-    holds a number the task writes with a unit, as the task writes that unit: {"unit": "inches"} for
-    "a radius of 4 inches", `radius=4` and `unit` documented as "The unit of measurement for the radius"."""
+    """The left-out optional unit arguments (text, no enum), as the task writes the unit: when the
+    description names an argument that holds a number the task writes with a unit ({"unit": "inches"}
+    for "a radius of 4 inches", `radius=4` and `unit` documented as "The unit of measurement for the
+    radius"), else when the task asks for its answer in one unit of the documented default's dimension,
+    not the default itself ({"to_unit": "km/h"} for "the speed in km/h", `to_unit` documented "default
+    is m/s")."""
     stated: dict[str, float | int | str] = {}
     for name, schema in properties.items():
         if name in required or name in arguments or not _names_unit(name):
@@ -231,6 +241,42 @@ def _stated_units(
             for quantity in _written_quantities(_THOUSANDS.sub("", task))
             if quantity.value in held
         }
+        if not written and (asked := _asked_unit(task, schema)):
+            written = {asked}
         if len(written) == 1:
             stated[name] = written.pop()
     return stated
+
+
+def _asked_unit(task: str, schema: dict[str, Any]) -> str | None:
+    """The one unit `task` asks its answer in (see `asked_units`) of the dimension of the parameter's
+    default unit, as written; None for none or two, or for the default itself, which needs no filling."""
+    default = _default_unit(schema)
+    if default is None:
+        return None
+    asked = {
+        unit: words for words, unit in asked_units(task) if unit.dimensionality == default.dimensionality
+    }
+    return next(iter(asked.values())) if len(asked) == 1 and default not in asked else None
+
+
+def _default_unit(schema: dict[str, Any]) -> pint.Unit | None:
+    """A text parameter's default unit: its schema's default, else the one its description gives ("The
+    unit of the speed, default is m/s."); None for none."""
+    default = schema.get("default")
+    if not isinstance(default, str):
+        documented = _DEFAULT_UNIT.search(str(schema.get("description") or ""))
+        default = documented.group(1) if documented else ""
+    parsed = parse_unit([word.strip("().'\"") for word in default.split()])
+    return parsed[0] if parsed else None
+
+
+def asked_units(task: str) -> list[tuple[str, pint.Unit]]:
+    """The units `task` asks its answer in, as written and parsed: "in km/h" of "Calculate the speed in
+    km/h of 450 meters in 20 seconds" (not "in 20 seconds", a quantity)."""
+    asked = []
+    for match in _ASKED_IN.finditer(task):
+        words = match.group(1).split()
+        if (parsed := parse_unit(words)) is not None:
+            asked.append((" ".join(words[: parsed[1]]).rstrip(".?!,;:"), parsed[0]))
+    return asked
