@@ -9,6 +9,7 @@ from tinycrew.graphs.units import (
     documented_unit,
     name_words,
     parse_unit,
+    percent_fractions,
     task_quantities,
     unit_registry,
 )
@@ -187,3 +188,27 @@ def test_every_graph_converts_in_every_call_of_the_tool() -> None:
     # a second call that copies the number again converts to the same call: a repeat, not a new part
     sibling = wrong.model_copy(update={"id": 2})
     assert with_stated_values(REGISTRY, LC_TASK, wrong, [sibling]).arguments == grounded.arguments
+
+
+def test_a_percentage_copied_as_a_whole_number_becomes_a_fraction() -> None:
+    parameters = {
+        "properties": {
+            "discount_rate": {"type": "number", "description": "The discount rate."},
+            "years": {"type": "number", "description": "How many years."},
+            "lightness": {"type": "number", "description": "Lightness level in percentage."},
+            "growth_percent": {"type": "number", "description": "Growth."},
+            "count": {"type": "integer", "description": "How many."},
+        }
+    }
+    task = "NPV at a discount rate of 10% over 3 years, lightness 60%, growth 2.5%, count 7%"
+    copied = {"discount_rate": 10, "years": 3, "lightness": 60, "growth_percent": 2.5, "count": 7}
+    # the rate becomes 0.1; a parameter that says "percent" keeps 60 and 2.5; an integer cannot hold 0.07
+    assert percent_fractions(parameters, copied, task) == {"discount_rate": 0.1}
+    assert percent_fractions(parameters, {"discount_rate": 0.1}, task) == {}
+    # 5 is also the years: which one the call copied is not known, so nothing changes
+    assert percent_fractions(parameters, {"discount_rate": 5, "years": 5}, "5% for 5 years") == {}
+    assert percent_fractions(parameters, {"discount_rate": 1.5}, "a rate of 1.5 percent") == {
+        "discount_rate": 0.015
+    }
+    rate = call("resonant_frequency", inductance=50, capacitance=100)  # no rate: nothing to do
+    assert stated_quantities(REGISTRY, "50mH at 10%", rate) == {"inductance": 0.05}

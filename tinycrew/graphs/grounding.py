@@ -10,7 +10,8 @@ tools, leaving numbers of the task out. Every graph drops the first kind
 ("all the roots" for `root_type`, documented as 'real' or 'all') or a flag it asks for ("including
 human impact" for `include_human_impact`), every graph mends by filling in the named choice or turning
 the flag on, and a quantity copied without its unit ("50mH" as `inductance=50` for a parameter in
-henries) by converting it (`tinycrew.graphs.units`); `with_stated_values` does these. A US city
+henries) or a percentage as a whole number ("10%" as `discount_rate=10`) by converting it
+(`tinycrew.graphs.units`); `with_stated_values` does these. A US city
 written without the state a parameter documents ("City, ST") gets it (`tinycrew.graphs.places`,
 `with_documented_places`). `grounded_call` does all of it.
 """
@@ -23,7 +24,7 @@ from typing import Any
 from tinycrew.agents import CallRecord, PlannedCall
 from tinycrew.agents.compiler_planner import REFERENCE
 from tinycrew.graphs.places import completed_places
-from tinycrew.graphs.units import converted_arguments, name_words
+from tinycrew.graphs.units import converted_arguments, name_words, percent_fractions
 from tinycrew.tools import ToolArgumentError, ToolRegistry
 
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
@@ -246,12 +247,15 @@ def stated_options(registry: ToolRegistry, task: str, call: PlannedCall) -> dict
 def stated_quantities(registry: ToolRegistry, task: str, call: PlannedCall) -> dict[str, float | int | str]:
     """The quantities of `task` that `call` holds in the wrong unit, or leaves its unit argument out of,
     in the units the tool documents (see `tinycrew.graphs.units.converted_arguments`): {"inductance":
-    0.05} for "inductance of 50mH" and `inductance=50` documented "in henries (H)". Empty for an unknown
-    tool or invalid arguments, which validation answers."""
+    0.05} for "inductance of 50mH" and `inductance=50` documented "in henries (H)"; and percentages
+    copied as whole numbers, as fractions (`tinycrew.graphs.units.percent_fractions`). Empty for an
+    unknown tool or invalid arguments, which validation answers."""
     arguments = validated_arguments(registry, call)
     if arguments is None:
         return {}
-    return converted_arguments(_parameters(registry, call.name), arguments, task)
+    parameters = _parameters(registry, call.name)
+    fractions = percent_fractions(parameters, arguments, task)
+    return {**fractions, **converted_arguments(parameters, arguments, task)}
 
 
 def with_stated_values(

@@ -7,7 +7,8 @@ inches", "8.5 million square kilometers" `land_area=850000000`, and it "converts
 states exactly one quantity of a parameter's dimension and the call holds another number there,
 `converted_arguments` gives that quantity in the parameter's unit. A tool that takes the unit as an
 argument (`radius`, `unit`) converts for itself; there the caller tends to leave the unit out, and the
-unit the task writes ("a radius of 4 inches", "the speed in km/h") fills it.
+unit the task writes ("a radius of 4 inches", "the speed in km/h") fills it. A percentage copied as a
+whole number ("a discount rate of 10%" as `discount_rate=10`) becomes the fraction (`percent_fractions`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ _QUANTITY = re.compile(
 _LISTED = re.compile(r"((?:(?<![\w.])-?\d+(?:\.\d+)?\s*(?:,\s*(?:and|or)?|and|or|to|-|–)\s*)+)$")
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3})")
+_PERCENT = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s*(?:%|percent\b|per cent\b)", re.IGNORECASE)
+_SAYS_PERCENT = re.compile(r"\bper ?cent(?:age)?s?\b|\bpct\b", re.IGNORECASE)
 _DEFAULT_UNIT = re.compile(
     rf"\bdefaults?(?: value)?(?: is| to)?:?\s*['\"]?({_WORD}(?:\s+{_WORD}){{0,2}})", re.IGNORECASE
 )
@@ -280,3 +283,35 @@ def asked_units(task: str) -> list[tuple[str, pint.Unit]]:
         if (parsed := parse_unit(words)) is not None:
             asked.append((" ".join(words[: parsed[1]]).rstrip(".?!,;:"), parsed[0]))
     return asked
+
+
+def percent_fractions(parameters: dict[str, Any], arguments: dict[str, Any], task: str) -> dict[str, float]:
+    """The numeric `arguments` that copy a percentage of the task as a whole number, as the fraction:
+    {"discount_rate": 0.1} for "a discount rate of 10%" and `discount_rate=10`. Only for a `number`
+    parameter whose name and description never say "percent" (one that does takes 10) and that
+    documents no unit, and only when the task says that number as a percentage alone ("5% for 5
+    years" leaves 5 alone): rates, returns, yields and probabilities are fractions unless documented
+    otherwise."""
+    text = _THOUSANDS.sub("", task)
+    percents = {float(number) for number in _PERCENT.findall(text)}
+    fractions = {}
+    for name, schema in (parameters.get("properties") or {}).items():
+        value = arguments.get(name)
+        if schema.get("type") != "number" or not isinstance(value, int | float) or isinstance(value, bool):
+            continue
+        if value == 0 or float(value) not in percents:
+            continue
+        description = str(schema.get("description") or "")
+        documented = f"{' '.join(name_words(name))} {description}"
+        if _SAYS_PERCENT.search(documented) or documented_unit(description):
+            continue
+        said = re.findall(rf"(?<![\w.]){re.escape(_plain_number(value))}(?:\.0+)?(?!\d|\.\d)", text)
+        as_percent = [number for number in _PERCENT.findall(text) if float(number) == float(value)]
+        if len(said) == len(as_percent):
+            fractions[name] = float(f"{value / 100:.10g}")
+    return fractions
+
+
+def _plain_number(value: float) -> str:
+    """A number as a task writes it: 10.0 as "10", 2.5 as "2.5"."""
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
