@@ -15,7 +15,13 @@ from tinycrew.retrieval import (
     embedding_backend,
     load_embedding_model,
 )
-from tinycrew.retrieval.embedding import BACKEND_ENV_VAR, embedding_space
+from tinycrew.retrieval.embedding import (
+    BACKEND_ENV_VAR,
+    DEFAULT_ONNX_THREADS,
+    THREADS_ENV_VAR,
+    embedding_space,
+    onnx_threads,
+)
 
 
 def test_model_loads_once_from_the_package() -> None:
@@ -79,3 +85,14 @@ def test_embed_queries_is_embed_query_per_row() -> None:
     assert rows.shape == (2, 384) and rows.dtype == np.float32
     assert np.array_equal(rows[1], embed_query(texts[1]))
     assert embed_queries([]).shape == (0, 384)
+
+
+def test_onnx_threads_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(THREADS_ENV_VAR, raising=False)
+    assert 1 <= onnx_threads() <= DEFAULT_ONNX_THREADS
+    monkeypatch.setenv(THREADS_ENV_VAR, "3")
+    assert onnx_threads() == 3
+    for bad in ("0", "two", "-1"):
+        monkeypatch.setenv(THREADS_ENV_VAR, bad)
+        with pytest.raises(ValueError, match=THREADS_ENV_VAR):
+            onnx_threads()

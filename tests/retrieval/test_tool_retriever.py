@@ -211,3 +211,25 @@ def test_a_similarity_floor_withholds_unrelated_tools(tool_pool: list[dict[str, 
     )
     with pytest.raises(ValueError, match="not indexed: 'nope'"):
         retriever.similarities(request, ["nope"])
+
+
+def test_a_view_with_other_settings_shares_the_index(tool_pool: list[dict[str, Any]]) -> None:
+    retriever = ToolRetriever(None)
+    retriever.index(tool_pool)
+    request = "Book me a flight ticket from Paris to Rome, then send an email to Bob with the itinerary."
+    view = retriever.with_settings(lexical_weight=0.0, part_baseline_rank=1)
+    reference = ToolRetriever(None, lexical_weight=0.0, part_baseline_rank=1)
+    reference.index(tool_pool)
+    got, expected = view.retrieve_scored(request, k=3), reference.retrieve_scored(request, k=3)
+    assert [h.name for h in got] == [h.name for h in expected]
+    assert [h.score for h in got] == pytest.approx([h.score for h in expected])
+    assert [h.score for h in retriever.retrieve_scored(request, k=3)] != pytest.approx(
+        [h.score for h in view.retrieve_scored(request, k=3)]
+    )
+    # a change made through the view is seen by the retriever it came from, though the size is the same
+    view.index([{**tool_pool[0], "description": "Order a pizza for delivery."}])
+    assert retriever.retrieve("Order a pizza for delivery tonight", k=1) == [tool_pool[0]["name"]]
+    with pytest.raises(ValueError, match="lexical_weight"):
+        retriever.with_settings(lexical_weight=2.0)
+    with pytest.raises(ValueError, match="part_baseline_rank"):
+        retriever.with_settings(part_baseline_rank=0)

@@ -6,6 +6,7 @@ tools whose indexed text is closest to the request.
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -54,6 +55,21 @@ class IndexResult:
     unchanged: list[str] = field(default_factory=list)
 
 
+class _Snapshot(NamedTuple):
+    """The in-memory copy of a collection that queries score: TF-IDF index and embedding matrix."""
+
+    lexical: LexicalIndex
+    embeddings: np.ndarray
+
+
+@dataclass
+class _SnapshotHolder:
+    """Holds the current snapshot; shared by a retriever and its `with_settings` views, so that a
+    change made through any of them invalidates the copy all of them score."""
+
+    snapshot: _Snapshot | None = None
+
+
 class ScoredTool(NamedTuple):
     """A retrieved tool: its cosine distance to the query (0 = same direction) and its ranking score.
 
@@ -97,8 +113,7 @@ class ToolRetriever:
         self._collection = open_collection(store_path, collection)
         self._lexical_weight = lexical_weight
         self._part_baseline_rank = part_baseline_rank
-        self._lexical: LexicalIndex | None = None
-        self._embeddings = np.zeros((0, 0), dtype=np.float32)
+        self._cache = _SnapshotHolder()
 
     def __len__(self) -> int:
         """Number of indexed tools."""
@@ -154,7 +169,7 @@ class ToolRetriever:
                 ],
             )
         if changed:
-            self._lexical = None
+            self._cache.snapshot = None
         logger.info("tool index: %d upserted, %d unchanged", len(changed), len(unchanged))
         return IndexResult(upserted=changed, unchanged=unchanged)
 
@@ -163,26 +178,49 @@ class ToolRetriever:
         ids = list(dict.fromkeys(names))
         if ids:
             self._collection.delete(ids=ids)
-            self._lexical = None
+            self._cache.snapshot = None
 
-    def _lexical_index(self) -> LexicalIndex:
+    def with_settings(
+        self, *, lexical_weight: float | None = None, part_baseline_rank: int | None = None
+    ) -> ToolRetriever:
+        """The same index ranked with other settings (None keeps this retriever's).
+
+        The view shares this retriever's collection and in-memory copy: a tool indexed or removed
+        through either is seen by both, and neither reloads the pool. Useful to compare settings, or
+        to give agents different settings over one index.
+        """
+        view = copy.copy(self)
+        if lexical_weight is not None:
+            if not 0.0 <= lexical_weight <= 1.0:
+                raise ValueError(f"lexical_weight must be within [0, 1], got {lexical_weight}")
+            view._lexical_weight = lexical_weight
+        if part_baseline_rank is not None:
+            if part_baseline_rank < 1:
+                raise ValueError(f"part_baseline_rank must be at least 1, got {part_baseline_rank}")
+            view._part_baseline_rank = part_baseline_rank
+        return view
+
+    def _snapshot(self) -> _Snapshot:
         """TF-IDF index and embedding matrix of the stored tools: the in-memory copy that queries score.
 
-        Rebuilt after this instance changed the collection, or when its size changed under it (another
-        instance or process added or removed tools); a schema another instance changed in place, which
-        keeps the size, shows here only in a new instance. Scoring a thousand tools exactly from memory
-        takes well under a millisecond, less than asking ChromaDB's approximate index for candidates.
+        Rebuilt after this retriever (or a `with_settings` view of it) changed the collection, or when
+        its size changed under it (another instance or process added or removed tools); a schema
+        another instance changed in place, which keeps the size, shows here only in a new instance.
+        Scoring a thousand tools exactly from memory takes well under a millisecond, less than asking
+        ChromaDB's approximate index for candidates.
         """
-        if self._lexical is None or len(self._lexical) != self._collection.count():
+        snapshot = self._cache.snapshot
+        if snapshot is None or len(snapshot.lexical) != self._collection.count():
             got = self._collection.get(include=["documents", "embeddings"])
-            self._lexical = LexicalIndex(got["ids"], [doc or "" for doc in got["documents"] or []])
             embeddings = got["embeddings"]
-            self._embeddings = (
+            snapshot = _Snapshot(
+                LexicalIndex(got["ids"], [doc or "" for doc in got["documents"] or []]),
                 np.asarray(embeddings, dtype=np.float32)
                 if embeddings is not None and len(embeddings)
-                else np.zeros((0, 0), dtype=np.float32)
+                else np.zeros((0, 0), dtype=np.float32),
             )
-        return self._lexical
+            self._cache.snapshot = snapshot
+        return snapshot
 
     def retrieve_scored(self, query: str, k: int = 5, min_similarity: float = -1.0) -> list[ScoredTool]:
         """The k tools that best match `query`, best first, with distances and ranking scores.
@@ -192,7 +230,7 @@ class ToolRetriever:
         `tinycrew.graphs.state.MIN_TOOL_SIMILARITY`).
 
         Every tool is scored, exactly, from the embeddings and documents read out of ChromaDB (cached in
-        memory, see `_lexical_index`): with one part, that is a sort by fused score (see `ScoredTool`).
+        memory, see `_snapshot`): with one part, that is a sort by fused score (see `ScoredTool`).
         With several (see `split_request`), tools are picked greedily: each pick maximises the fused
         score for the whole request plus, summed over the parts, how far the tool's fused score for the
         part exceeds the best score any earlier pick reached for it (at least the part's
@@ -201,13 +239,13 @@ class ToolRetriever:
         """
         if k <= 0:
             return []
-        lexical = self._lexical_index()
+        lexical, embeddings = self._snapshot()
         if not len(lexical):
             return []
         texts = self._texts(query)
         vectors = embed_queries(texts)
         weight = self._lexical_weight
-        similarity = vectors @ self._embeddings.T  # (texts, tools): cosine, all vectors unit length
+        similarity = vectors @ embeddings.T  # (texts, tools): cosine, all vectors unit length
         fused = (1.0 - weight) * similarity
         if weight > 0.0:
             fused += weight * lexical.scores_many(texts)
@@ -266,12 +304,12 @@ class ToolRetriever:
     def similarities(self, query: str, names: Iterable[str]) -> list[float]:
         """Cosine similarity of each named tool to `query` or to the closest of its parts: what
         `min_similarity` compares. Raises ValueError for a name that is not indexed."""
-        lexical = self._lexical_index()
+        lexical, embeddings = self._snapshot()
         names = list(names)
         if unknown := [name for name in names if name not in lexical]:
             raise ValueError(f"not indexed: {', '.join(map(repr, unknown))}")
         vectors = embed_queries(self._texts(query))
-        rows = self._embeddings[[lexical.position(name) for name in names]]
+        rows = embeddings[[lexical.position(name) for name in names]]
         return [float(value) for value in (vectors @ rows.T).max(axis=0)]
 
     def retrieve(self, query: str, k: int = 5, min_similarity: float = -1.0) -> list[str]:
