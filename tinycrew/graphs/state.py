@@ -50,8 +50,9 @@ MIN_TOOL_SIMILARITY = 0.2
 """Agents offer no tool whose cosine similarity to the request, and to each part of it, is below this:
 a request no tool is about ("Tell me a joke") then gets an answer, not a call to the least unrelated
 tool. The scale is all-MiniLM-L6-v2's. Chosen on the BFCL *train* split (`benchmarks/bench_retrieval.py`
-prints the table): at 0.2, 5 of 810 answerable questions (0.6%) lose a needed tool and 95 of 198
-irrelevance questions (48%) are left with none; at 0.25 it is 1.1% for 57%, at 0.15 0.1% for 38%."""
+prints the table, each question asked of its own functions): at 0.2, 3 of 810 answerable questions
+(0.4%) lose a needed tool and 95 of 198 irrelevance questions (48%) are left with none; at 0.25 it is
+0.9% for 57%, at 0.15 0.1% for 37%."""
 
 
 @dataclass
