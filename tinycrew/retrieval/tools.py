@@ -85,6 +85,14 @@ class ScoredTool(NamedTuple):
     score: float
 
 
+def _check_settings(lexical_weight: float, part_baseline_rank: int) -> None:
+    """Raise ValueError for a lexical weight outside [0, 1] or a part baseline rank below 1."""
+    if not 0.0 <= lexical_weight <= 1.0:
+        raise ValueError(f"lexical_weight must be within [0, 1], got {lexical_weight}")
+    if part_baseline_rank < 1:
+        raise ValueError(f"part_baseline_rank must be at least 1, got {part_baseline_rank}")
+
+
 class ToolRetriever:
     """Tool index on ChromaDB: persistent under `store_path`, or in memory when it is None.
 
@@ -106,10 +114,7 @@ class ToolRetriever:
         `part_baseline_rank` (>= 1) is how deep into its own ranking a part of a request can promote
         tools (1: parts promote nothing; see `PART_BASELINE_RANK`).
         """
-        if not 0.0 <= lexical_weight <= 1.0:
-            raise ValueError(f"lexical_weight must be within [0, 1], got {lexical_weight}")
-        if part_baseline_rank < 1:
-            raise ValueError(f"part_baseline_rank must be at least 1, got {part_baseline_rank}")
+        _check_settings(lexical_weight, part_baseline_rank)
         self._collection = open_collection(store_path, collection)
         self._lexical_weight = lexical_weight
         self._part_baseline_rank = part_baseline_rank
@@ -191,13 +196,10 @@ class ToolRetriever:
         """
         view = copy.copy(self)
         if lexical_weight is not None:
-            if not 0.0 <= lexical_weight <= 1.0:
-                raise ValueError(f"lexical_weight must be within [0, 1], got {lexical_weight}")
             view._lexical_weight = lexical_weight
         if part_baseline_rank is not None:
-            if part_baseline_rank < 1:
-                raise ValueError(f"part_baseline_rank must be at least 1, got {part_baseline_rank}")
             view._part_baseline_rank = part_baseline_rank
+        _check_settings(view._lexical_weight, view._part_baseline_rank)
         return view
 
     def _snapshot(self) -> _Snapshot:
