@@ -95,6 +95,15 @@ def test_a_value_from_an_earlier_result_or_a_reference_to_one_is_founded() -> No
     assert unfounded_options(REGISTRY, said_text(task, []), call("circumference", radius=4, unit="$1")) == []
 
 
+def test_a_one_word_value_asked_for_in_another_form_is_founded() -> None:
+    detailed = call("solve_quadratic", a=1, b=2, c=3, root_type="detailed")
+    assert unfounded_options(REGISTRY, said_text("Solve x^2+2x+3 in detail.", []), detailed) == []
+    assert unfounded_options(REGISTRY, said_text("Solve x^2+2x+3, no detail.", []), detailed) == ["root_type"]
+    assert unfounded_options(REGISTRY, said_text("Solve x^2+2x+3.", []), detailed) == ["root_type"]
+    short = call("circumference", radius=4, unit="m")  # too short to read as a word stem: 'm' is not 'metre'
+    assert unfounded_options(REGISTRY, said_text("Circle of radius 4, measured", []), short) == ["unit"]
+
+
 def test_a_number_given_to_more_arguments_than_the_task_says_it_is_named() -> None:
     task = "Final speed of an object dropped from 100 m without air resistance."
     doubled = call("final_speed", initial_velocity=100, height=100.0, gravity=9.8)

@@ -94,7 +94,8 @@ def said_text(task: str, calls: list[CallRecord]) -> str:
 
 def unfounded_options(registry: ToolRegistry, text: str, call: PlannedCall) -> list[str]:
     """The optional arguments of `call` whose text value `text` (see `said_text`) never says; a `$N`
-    reference to an earlier result counts as said."""
+    reference to an earlier result counts as said, and so does a one-word value the text asks for in
+    another form of the word (see `names_flag`: 'detailed' for "in detail")."""
     arguments = validated_arguments(registry, call)
     if arguments is None:
         return []
@@ -106,6 +107,7 @@ def unfounded_options(registry: ToolRegistry, text: str, call: PlannedCall) -> l
         and isinstance(value, str)
         and not REFERENCE.search(value)
         and not mentions(plain_text(value), text)
+        and not (value.isalpha() and len(value) > _FLAG_STEM and names_flag(text, value))
     ]
 
 
