@@ -200,6 +200,12 @@ def sweep(pools: QuestionPools, questions: list[Question]) -> dict[str, Any]:
     return {"train_questions": len(train), "train_recall@5": grid, "best": best}
 
 
+def request_texts(text: str) -> list[str]:
+    """What a query embeds, as `ToolRetriever` does: the request alone, or the request and its parts."""
+    parts = split_request(text)
+    return [text, *parts] if len(parts) > 1 else [text]
+
+
 def percentiles(values_ms: list[float]) -> dict[str, float]:
     """p50 and p95 of a list of milliseconds."""
     ordered = sorted(values_ms)
@@ -218,8 +224,7 @@ def thread_comparison(backend: str, questions: list[Question]) -> dict[str, Any]
     encoders = {n: OnnxEncoder(path, threads=n, max_batch=1) for n in dict.fromkeys((1, onnx_threads()))}
     times: dict[int, list[float]] = {n: [] for n in encoders}
     for q in questions:
-        parts = split_request(q.text)
-        texts = [q.text, *parts] if len(parts) > 1 else [q.text]
+        texts = request_texts(q.text)
         for n, encoder in encoders.items():
             start = time.perf_counter()
             encoder.encode(texts)
@@ -275,9 +280,9 @@ def main() -> None:
                 start = time.perf_counter()
                 ranked = retriever.retrieve(q.text, k=max(KS))
                 latencies_ms.append((time.perf_counter() - start) * 1000)
-                parts = split_request(q.text)
+                texts = request_texts(q.text)
                 start = time.perf_counter()
-                embed_queries([q.text, *parts] if len(parts) > 1 else [q.text])
+                embed_queries(texts)
                 embed_ms.append((time.perf_counter() - start) * 1000)
                 first_schema.append((q, category, recalls(ranked, q.truth)))
         load_after_queries = os.getloadavg()
