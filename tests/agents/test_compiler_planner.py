@@ -6,11 +6,10 @@ import json
 
 from tinycrew.agents import CallRecord
 from tinycrew.agents.compiler_planner import (
-    PlannedCall,
     compiler_messages,
     parse_plan,
     plan_grammar,
-    without_repeats,
+    references,
 )
 from tinycrew.models.grammar import grammar_from_gbnf
 
@@ -102,23 +101,19 @@ def test_parse_plan_numbers_a_replan_after_the_calls_made() -> None:
     assert [(call.id, call.depends_on) for call in plan] == [(3, [2])]
 
 
-def test_parse_plan_drops_a_repeated_call_unless_it_is_referenced() -> None:
-    assert [call.id for call in parse_plan("1. double(x=2)\n2. double(x=2)\n3. double(x=2)")] == [1]
-    referenced = "1. double(x=2)\n2. double(x=2)\n3. area(width=$2)"
-    assert [call.id for call in parse_plan(referenced)] == [1, 2, 3]
+def test_parse_plan_keeps_every_call_the_model_wrote_repeats_included() -> None:
+    # whether a repeat runs is loop protection's call (tests/policies/test_defaults.py), not the parser's
+    assert [call.id for call in parse_plan("1. double(x=2)\n2. double(x=2)\n3. double(x=2)")] == [1, 2, 3]
 
 
-def test_calls_made_equal_after_parsing_are_dropped_as_repeats_too() -> None:
-    # The compiler graph drops unfounded options after parsing; calls that differed only there repeat.
-    plan = [PlannedCall(id=n, name="rewards", arguments={"game": "Fortnite"}) for n in (1, 2, 3)]
-    plan.append(PlannedCall(id=4, name="rewards", arguments={"game": "$3"}, depends_on=[3]))
-    assert [call.id for call in without_repeats(plan)] == [1, 3, 4]
-
-
-def test_a_replan_drops_a_call_already_made() -> None:
-    made = [CallRecord(id=1, name="double", arguments={"x": 2}, observation="4")]
-    replan = parse_plan("2. double(x=2)\n3. double(x=5)", first_id=2, made=made)
-    assert [(call.id, call.arguments) for call in replan] == [(3, {"x": 5})]
+def test_a_dollar_inside_text_is_no_reference() -> None:
+    text = "1. find_email(name='Bob')\n2. note(text='The fee is $1 per page', to=$1, cc=['a', $1])"
+    plan = parse_plan(text)
+    assert plan[1].arguments == {"text": "The fee is $1 per page", "to": "$1", "cc": ["a", "$1"]}
+    assert plan[1].depends_on == [1]
+    alone = parse_plan("1. find_email(name='Bob')\n2. note(text='The fee is $1 per page')")
+    assert alone[1].depends_on == []
+    assert references({"a": "$2", "b": ["$3", "x $4"], "c": {"d": "$5"}, "e": "$6 off"}) == {2, 3, 5}
 
 
 def test_parse_plan_keeps_the_whole_calls_of_a_plan_cut_off_by_the_token_budget() -> None:

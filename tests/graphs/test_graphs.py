@@ -14,6 +14,7 @@ from tinycrew.evals.bfcl_scorer import score_entry
 from tinycrew.evals.runner import task_text
 from tinycrew.graphs import Agent
 from tinycrew.graphs.umi import OVERRULED
+from tinycrew.policies import repair_policies
 from tinycrew.tools import ToolRegistry, tool, tool_from_schema
 from tinycrew.tools.builtin import builtin_tools, day_of_week
 from tinycrew.trajectories import TrajectoryStore
@@ -145,14 +146,17 @@ def test_umi_give_up_stands_only_when_it_holds_with_the_tools_reversed(default_m
 
 
 def bfcl_umi_run(default_model, entry_id: str, tmp_path, graph: str = "umi") -> tuple[list, list]:
-    """Run a graph (umi unless told) on one BFCL question (from ../shared/bfcl) with BFCL's own schemas;
-    check the calls score ok and return them, in BFCL names, with the recorded steps of the role that
-    writes calls (caller, or react)."""
+    """Run a graph (umi unless told) with the opt-in repairs (`repair_policies`) on one BFCL question
+    (from ../shared/bfcl) with BFCL's own schemas; check the calls score ok and return them, in BFCL names,
+    with the recorded steps of the role that writes calls (caller, or react)."""
     entry = next(e for e in load_category(entry_id.rsplit("_", 1)[0]) if e.id == entry_id)
     names = NameMap()
     tools = ToolRegistry(tool_from_schema(schema) for schema in to_openai_tools(entry.functions, names))
     store = TrajectoryStore.open(tmp_path / "trajectories.sqlite")
-    result = Agent(tools, graph=graph, models=default_model, store=store, answer=False).run(task_text(entry))
+    agent = Agent(
+        tools, graph=graph, models=default_model, store=store, answer=False, policies=repair_policies(graph)
+    )
+    result = agent.run(task_text(entry))
     calls = [{names.from_api(call.name): call.arguments} for call in result.calls]
     assert score_entry(entry, calls).ok, calls
     role = "caller" if graph == "umi" else graph
@@ -176,6 +180,10 @@ def test_umi_drops_optional_text_arguments_the_task_never_says(default_model, tm
     assert calls == [{"game_rewards.get": {"game": "Fortnite", "platform": "PlayStation"}}]
     assert '"mission"' in callers[0].raw_output  # what the model wrote; the record holds what ran
     assert callers[0].parsed_call["arguments"] == calls[0]["game_rewards.get"]
+    # the rewrite is recorded: the policy, the model's own call beside the one that ran
+    assert "mission" in callers[0].model_call["arguments"]
+    dropped = [r for r in callers[0].rewrites if r["policy"] == "drop_unfounded_options"]
+    assert dropped and "mission" in dropped[0]["before"] and "mission" not in dropped[0]["after"]
 
 
 def test_umi_fills_in_an_option_the_task_names(default_model, tmp_path) -> None:
@@ -185,6 +193,7 @@ def test_umi_fills_in_an_option_the_task_names(default_model, tmp_path) -> None:
     assert calls == [{"solve_quadratic": {"a": 3, "b": -11, "c": -4, "root_type": "all"}}]
     assert '"root_type"' not in callers[0].raw_output
     assert callers[0].parsed_call["arguments"]["root_type"] == "all"
+    assert [r["policy"] for r in callers[0].rewrites if "root_type" in r["after"]][0] == "fill_stated_options"
 
 
 def test_react_shows_the_model_the_call_that_ran(default_model, tmp_path) -> None:
@@ -194,6 +203,19 @@ def test_react_shows_the_model_the_call_that_ran(default_model, tmp_path) -> Non
     assert calls == [{"solve_quadratic": {"a": 3, "b": -11, "c": -4, "root_type": "all"}}]
     [asked] = [message for message in steps[-1].messages if message.get("tool_calls")]
     assert json.loads(asked["tool_calls"][0]["function"]["arguments"])["root_type"] == "all"
+
+
+def test_by_default_the_call_that_runs_is_the_models_own(default_model, tmp_path) -> None:
+    # simple_python_5 without the opt-in repairs: root_type is not filled in, and nothing is recorded
+    entry = next(e for e in load_category("simple_python") if e.id == "simple_python_5")
+    names = NameMap()
+    tools = ToolRegistry(tool_from_schema(schema) for schema in to_openai_tools(entry.functions, names))
+    store = TrajectoryStore.open(tmp_path / "trajectories.sqlite")
+    result = Agent(tools, graph="umi", models=default_model, store=store, answer=False).run(task_text(entry))
+    [call] = result.calls
+    assert "root_type" not in call.arguments and call.rewrites == [] and call.model_arguments is None
+    callers = [step for step in store.get_run(result.run_id).steps if step.role == "caller"]
+    assert callers[0].rewrites == [] and callers[0].model_call is None
 
 
 def test_invalid_arguments_go_back_to_the_caller(default_model) -> None:

@@ -1,7 +1,7 @@
 """Roles: one small module per job (planner, caller, summarizer, compiler planner, joiner)."""
 
 from tinycrew.agents.caller import call_tool
-from tinycrew.agents.common import CallRecord, RoleStep
+from tinycrew.agents.common import CallRecord, Rewrite, RoleStep
 from tinycrew.agents.compiler_planner import PlannedCall, plan_calls
 from tinycrew.agents.joiner import JoinDecision, join
 from tinycrew.agents.planner import PlannerDecision, plan_next
@@ -12,6 +12,7 @@ __all__ = [
     "JoinDecision",
     "PlannedCall",
     "PlannerDecision",
+    "Rewrite",
     "RoleStep",
     "call_tool",
     "join",

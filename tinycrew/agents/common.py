@@ -13,6 +13,16 @@ from tinycrew.models import ChatModel, ChatResult
 TokenSink = Callable[[str], None]
 
 
+class Rewrite(BaseModel):
+    """One change a call policy made to a planned call (see `tinycrew.policies`): kept on the call so
+    that what ran is never silently different from what the model wrote."""
+
+    policy: str
+    before: dict[str, Any]
+    after: dict[str, Any]
+    reason: str
+
+
 class CallRecord(BaseModel):
     """A tool call the agent made and what came back."""
 
@@ -23,8 +33,12 @@ class CallRecord(BaseModel):
     observation: str = ""
     error_kind: str | None = None
     """None when ok; else "arguments", "exception", "timeout", "rejected", "unknown_tool", "repeated" or
-    "unfounded" (umi refused a call whose values the task does not back, see graphs.grounding)."""
+    "unfounded" or "refused" (a call policy sent the call back to the model, see tinycrew.policies)."""
     depends_on: list[int] = Field(default_factory=list)
+    rewrites: list[Rewrite] = Field(default_factory=list)
+    """What call policies changed before the call ran, in order (empty: it ran as the model wrote it)."""
+    model_arguments: dict[str, Any] | None = None
+    """The arguments the model wrote, when a policy rewrote them; `arguments` are those that ran."""
 
     def call_text(self) -> str:
         """The call as a prompt shows it: `f(a=1)`."""

@@ -18,13 +18,12 @@ import ast
 import json
 import keyword
 import re
-from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, Field
 
-from tinycrew.agents.common import CallRecord, RoleStep, TokenSink, history_text, run_model
+from tinycrew.agents.common import CallRecord, Rewrite, RoleStep, TokenSink, history_text, run_model
 from tinycrew.models import ChatModel
 
 REFERENCE = re.compile(r"\$(\d+)")
@@ -68,6 +67,10 @@ class PlannedCall(BaseModel):
     name: str
     arguments: dict[str, Any] = Field(default_factory=dict)
     depends_on: list[int] = Field(default_factory=list)
+    rewrites: list[Rewrite] = Field(default_factory=list)
+    """What call policies changed (see `tinycrew.policies`); the record of the call keeps them."""
+    model_arguments: dict[str, Any] | None = None
+    """The arguments the model wrote, once a policy rewrote them."""
 
 
 def _literal(text: str) -> str:
@@ -158,10 +161,20 @@ def _plan_grammar(functions_json: str, first_id: int) -> str:
     return "\n".join([*head, *builder.rules]) + _VALUE_RULES
 
 
+def reference(value: Any) -> int | None:
+    """N when `value` is a reference `$N` as a whole (as the plan grammar writes one), else None: a `$`
+    inside text ("The fee is $1 per page") is text."""
+    if isinstance(value, str) and (whole := REFERENCE.fullmatch(value.strip())):
+        return int(whole[1])
+    return None
+
+
 def references(value: Any) -> set[int]:
-    """Every `$N` mentioned anywhere in an argument value."""
+    """Every `$N` an argument value holds as a whole value, a list element or a dict value (never one
+    inside text)."""
     if isinstance(value, str):
-        return {int(n) for n in REFERENCE.findall(value)}
+        number = reference(value)
+        return set() if number is None else {number}
     if isinstance(value, dict):
         return set().union(*(references(v) for v in value.values())) if value else set()
     if isinstance(value, list):
@@ -227,13 +240,13 @@ def _parse_line(line: str) -> tuple[str, dict[str, Any]] | None:
     return match[1], arguments
 
 
-def parse_plan(text: str, first_id: int = 1, made: Sequence[CallRecord] = ()) -> list[PlannedCall]:
+def parse_plan(text: str, first_id: int = 1) -> list[PlannedCall]:
     """Plan lines -> calls with ids (by position, from `first_id`) and dependencies.
 
     Lines that are not a call are skipped, so a plan cut off by the token budget keeps its whole calls.
-    References to later or unknown calls are not dependencies. A call that repeats an earlier call of the
-    plan, or a call already `made` (a replan re-asks for what it got), exactly, is dropped unless a later
-    call references it: small models stutter. At most `MAX_CALLS` calls are kept.
+    References to later or unknown calls are not dependencies. Calls are kept as the model wrote them
+    (a repeat included: whether it runs is the call policies' decision, see
+    `tinycrew.policies.LoopProtection`). At most `MAX_CALLS` calls are kept.
     """
     parsed = [call for call in map(_parse_line, text.splitlines()) if call is not None][:MAX_CALLS]
     plan: list[PlannedCall] = []
@@ -241,22 +254,7 @@ def parse_plan(text: str, first_id: int = 1, made: Sequence[CallRecord] = ()) ->
         call_id = first_id + offset
         deps = sorted(n for n in references(arguments) if 1 <= n < call_id)
         plan.append(PlannedCall(id=call_id, name=name, arguments=arguments, depends_on=deps))
-    return without_repeats(plan, made)
-
-
-def without_repeats(plan: list[PlannedCall], made: Sequence[CallRecord] = ()) -> list[PlannedCall]:
-    """`plan` less the calls that exactly repeat an earlier call of it or one already `made`, unless a
-    later call references them."""
-    referenced = {n for call in plan for n in call.depends_on}
-    seen: list[tuple[str, Any]] = [(call.name, call.arguments) for call in made]
-    kept = []
-    for call in plan:
-        key = (call.name, call.arguments)
-        if key in seen and call.id not in referenced:
-            continue
-        seen.append(key)
-        kept.append(call)
-    return kept
+    return plan
 
 
 # One worked plan, as a turn of its own: the rule about `$N` alone did not make the 0.5B use a result
@@ -306,7 +304,7 @@ async def plan_calls(
         {"grammar": plan_grammar(tools, first_id)} if getattr(model, "supports_grammar", False) else {}
     )
     result = await run_model(model, messages, on_token, max_tokens=600, logprobs=True, **constraint)
-    plan = parse_plan(result.content, first_id, calls)
+    plan = parse_plan(result.content, first_id)
     return RoleStep(
         role="compiler_planner", model=model.name, messages=messages, tools=tools, result=result, parsed=plan
     )

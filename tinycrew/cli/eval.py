@@ -65,6 +65,9 @@ def bfcl_command(
     resume: Annotated[
         bool, typer.Option(help="reuse the entries --out already holds (same model and split)")
     ] = False,
+    policies: Annotated[
+        str, typer.Option(help="call policies of the graph modes: default (lossless) | repairs (opt-in set)")
+    ] = "default",
 ) -> None:
     """Score a model on BFCL's single-turn categories in each mode; print the table, write the report.
 
@@ -87,6 +90,10 @@ def bfcl_command(
             raise typer.BadParameter(
                 f"{name!r} is not one of {', '.join(CATEGORIES)}", param_hint="--category"
             )
+    from tinycrew.policies import POLICY_SETS
+
+    if policies not in POLICY_SETS:
+        raise typer.BadParameter(f"use one of {', '.join(POLICY_SETS)}", param_hint="--policies")
     if split not in (None, "train", "eval"):
         raise typer.BadParameter("use train or eval", param_hint="--split")
     if base_url:
@@ -106,6 +113,7 @@ def bfcl_command(
             console=console,
             save_to=out / "bfcl_results.json",
             resume=resume,
+            policies=policies,
         )
     except ValueError as error:  # --resume on a folder that holds another model's run
         raise typer.BadParameter(str(error), param_hint="--resume") from error

@@ -22,6 +22,9 @@ def _show_update(node: str, changes: dict[str, Any]) -> None:
     elif node in ("planner", "caller", "model") and changes.get("pending"):
         for call in changes["pending"]:
             console.print(f"[magenta]{node}[/magenta] call {call.id}: {call.name}({call.arguments})")
+            for rewrite in call.rewrites:  # what a call policy changed (tinycrew.policies)
+                console.print(f"  [yellow]rewritten by {rewrite.policy}[/yellow]: {rewrite.reason}")
+                console.print(f"    model wrote {rewrite.before} -> ran {rewrite.after}", markup=False)
     elif node in ("executor", "tools"):
         for call in changes.get("calls", [])[-len(changes.get("calls", [])) :]:
             if call.observation:

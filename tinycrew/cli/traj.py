@@ -202,6 +202,11 @@ def show_run(
             escape(step.escalation_reason or "yes") if step.escalated else "",
         )
     console.print(table)
+    for step in run.steps:  # what call policies changed before a call ran (tinycrew.policies)
+        for rewrite in step.rewrites:
+            change = f"{rewrite.get('before')} -> {rewrite.get('after')} ({rewrite.get('reason')})"
+            where = f"step {step.index} call {rewrite.get('call_id')}"
+            console.print(escape(f"{where}: rewritten by {rewrite.get('policy')}: {change}"))
     if messages:
         for step in run.steps:
             console.rule(escape(f"step {step.index} · {step.role} · {step.model}"))

@@ -9,6 +9,7 @@ deterministic (mode, then category, then file order), so two runs of one model a
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -45,8 +46,9 @@ MODES: tuple[str, ...] = ("prompt", "native", "umi", "compiler", "react")
 """Every mode, in the order reports list them: the two raw-model harnesses, then the three graphs."""
 
 GRAPH_MODES: tuple[str, ...] = ("umi", "compiler", "react")
-INVALID_CALL_KINDS = ("arguments", "unknown_tool")
-"""Graph calls with these error kinds never ran a tool: they are left out of the AST score."""
+INVALID_CALL_KINDS = ("arguments", "unknown_tool", "repeated", "unfounded", "refused")
+"""Graph calls with these error kinds never ran a tool (invalid, or sent back by a call policy): they are
+left out of the AST score."""
 
 MAX_OUTPUT_CHARS = 2000  # raw text kept per entry for inspection
 MAX_REASON_CHARS = 500
@@ -86,6 +88,10 @@ class EntryResult:
     seconds: float = 0.0
     model_calls: int = 0
     dropped: list[dict[str, Any]] = field(default_factory=list)
+    policies: str = ""
+    """The call-policy set a graph mode ran with ("default" or "repairs", see `tinycrew.policies`)."""
+    commit: str = ""
+    """The git commit of the code that produced this entry ("" when unknown)."""
 
 
 @dataclass
@@ -279,8 +285,29 @@ def task_text(entry: BfclEntry) -> str:
     )
 
 
-def _run_graph(model: ChatModel, entry: BfclEntry, graph: str) -> EntryResult:
+def current_commit() -> str:
+    """The git commit the code runs from (with "+dirty" when the checkout has uncommitted changes), or
+    "" outside a git checkout: each result entry records it, so a report can tell runs apart."""
+    root = Path(__file__).resolve().parents[2]
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", "tinycrew"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+    return f"{head}+dirty" if dirty else head
+
+
+def _run_graph(model: ChatModel, entry: BfclEntry, graph: str, policies: str = "default") -> EntryResult:
     from tinycrew.graphs import Agent
+    from tinycrew.policies import policy_set
     from tinycrew.tools import ToolRegistry, tool_from_schema
 
     names = NameMap()
@@ -293,6 +320,7 @@ def _run_graph(model: ChatModel, entry: BfclEntry, graph: str) -> EntryResult:
         record=False,
         top_k=max(MIN_TOP_K, len(registry)),
         answer=False,  # only the calls are scored: the summarizer would not change them
+        policies=policy_set(policies, graph),
     )
     result = agent.run(task_text(entry))
     scored, calls, dropped = score_graph_calls(entry, result.calls, names)
@@ -307,12 +335,16 @@ def _run_graph(model: ChatModel, entry: BfclEntry, graph: str) -> EntryResult:
         completion_tokens=int(sum(item.get("completion_tokens", 0) for item in usage)),
         model_calls=int(sum(item.get("calls", 0) for item in usage)),
         dropped=dropped,
+        policies=policies,
     )
 
 
-def run_entry(model: ChatModel, mode: str, entry: BfclEntry, *, max_tokens: int = 512) -> EntryResult:
-    """Run and score one entry in one mode. An exception inside the run (say a prompt longer than the
-    context) fails the entry with reason ``error: ...``; an unreachable model stops everything."""
+def run_entry(
+    model: ChatModel, mode: str, entry: BfclEntry, *, max_tokens: int = 512, policies: str = "default"
+) -> EntryResult:
+    """Run and score one entry in one mode (a graph mode with the call-policy set `policies`). An
+    exception inside the run (say a prompt longer than the context) fails the entry with reason
+    ``error: ...``; an unreachable model stops everything."""
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; expected one of {MODES}")
     started = time.perf_counter()
@@ -322,13 +354,15 @@ def run_entry(model: ChatModel, mode: str, entry: BfclEntry, *, max_tokens: int 
         elif mode == "native":
             result = _run_native(model, entry, max_tokens)
         else:
-            result = _run_graph(model, entry, mode)
+            result = _run_graph(model, entry, mode, policies)
     except ModelUnavailableError:
         raise
     except Exception as error:  # noqa: BLE001 - one bad entry must not end a long evaluation
         message = f"error: {type(error).__name__}: {error}"[:MAX_REASON_CHARS]
         result = EntryResult(id=entry.id, ok=False, reason=message)
     result.seconds = time.perf_counter() - started
+    if mode in GRAPH_MODES:
+        result.policies = policies
     return result
 
 
@@ -370,6 +404,7 @@ def run_bfcl(
     console: Console | None = None,
     save_to: str | Path | None = None,
     resume: bool = False,
+    policies: str = "default",
 ) -> BfclReport:
     """Run ``model`` in every mode on every category and score each entry.
 
@@ -377,7 +412,9 @@ def run_bfcl(
     taken in file order, filtered by ``split``, then cut to ``limit``; one progress task per mode and
     category shows the running score. With ``save_to`` (a file) the results so far are written after
     every entry, so a killed run loses at most one entry; ``resume`` then reuses the entries that file
-    already holds for the same model and split instead of running them again.
+    already holds for the same model and split instead of running them again. Graph modes run with the
+    call-policy set `policies` ("default": lossless only; "repairs": every opt-in repair, see
+    `tinycrew.policies.POLICY_SETS`); each entry records it and the commit it ran on.
     """
     modes, categories = list(dict.fromkeys(modes)), list(dict.fromkeys(categories))
     _validate(modes, categories)
@@ -392,6 +429,12 @@ def run_bfcl(
         created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     )
     done = _finished_entries(save_to, report) if resume and save_to else {}
+    done = {
+        key: entry
+        for key, entry in done.items()
+        if entry.policies in ("", policies) or key[0] not in GRAPH_MODES
+    }
+    commit = current_commit()
     started = time.perf_counter()
     with _progress(progress, console) as bars:
         tasks = {
@@ -405,9 +448,10 @@ def run_bfcl(
                 report.cells.append(cell)
                 task = tasks[(mode, category)]
                 for entry in data[category]:
-                    result = done.get((mode, entry.id)) or run_entry(
-                        chat_model, mode, entry, max_tokens=max_tokens
-                    )
+                    result = done.get((mode, entry.id))
+                    if result is None:
+                        result = run_entry(chat_model, mode, entry, max_tokens=max_tokens, policies=policies)
+                        result.commit = commit
                     cell.entries.append(result)
                     bars.update(task, advance=1, score=f"{cell.correct}/{cell.n} correct")
                     if save_to:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from typing import Any, Literal
 
 from langgraph.types import Command
@@ -18,6 +18,7 @@ from tinycrew.graphs.react import build_react
 from tinycrew.graphs.state import MIN_TOOL_SIMILARITY, GraphContext, Limits
 from tinycrew.graphs.umi import build_umi
 from tinycrew.models import ChatModel, ModelSpec, load_model
+from tinycrew.policies import CallPolicy, PolicyPipeline, default_policies
 from tinycrew.tools import Tool, ToolRegistry
 
 GraphName = Literal["umi", "compiler", "react"]
@@ -58,6 +59,8 @@ class Agent:
     postgresql:// URL or a LangGraph saver. `record=True` writes every step to the trajectory store.
     `min_similarity` withholds tools unrelated to the request (cosine below it, see
     `tinycrew.graphs.state.MIN_TOOL_SIMILARITY`); None offers every tool retrieval picks.
+    `policies` check or change each planned call before it runs (`tinycrew.policies`); None runs the
+    lossless defaults (schema coercion, loop protection), and every change is recorded on the call.
     """
 
     def __init__(
@@ -74,6 +77,7 @@ class Agent:
         store: Any = None,
         limits: Limits | None = None,
         answer: bool = True,
+        policies: Sequence[CallPolicy] | None = None,
     ) -> None:
         if graph not in BUILDERS:
             raise ValueError(f"unknown graph {graph!r}: choose one of {', '.join(BUILDERS)}")
@@ -101,6 +105,7 @@ class Agent:
             top_k=top_k,
             min_similarity=min_similarity,
             answer=answer,
+            policies=PolicyPipeline(default_policies() if policies is None else list(policies)),
         )
         self._builder = BUILDERS[graph](self.context)
         self._checkpointer = checkpointer

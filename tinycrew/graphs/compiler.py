@@ -8,10 +8,9 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 
 from tinycrew.agents import join, plan_calls, summarize
-from tinycrew.agents.compiler_planner import without_repeats
 from tinycrew.graphs.common import retrieve_node, router, run_id_of, token_sink
 from tinycrew.graphs.execution import ask_approval, execute_plan
-from tinycrew.graphs.grounding import grounded_call
+from tinycrew.graphs.hook import check_calls
 from tinycrew.graphs.state import GraphContext, RunState, commit_step, open_record, record, usage_of
 
 
@@ -26,31 +25,34 @@ def build_compiler(context: GraphContext) -> StateGraph:
         step = await plan_calls(
             model, state["task"], tools, state["calls"], state.get("feedback"), token_sink(config, "planner")
         )
-        # Options the task never mentions take the tool's default, one it names is filled in (see
-        # graphs.grounding); calls that differed only in dropped options are then one call.
-        task, done = state["task"], state["calls"]
-        pruned = [grounded_call(context.registry, task, call, done, step.parsed) for call in step.parsed]
-        plan = without_repeats(pruned, done)
-        first = plan[0].model_dump(include={"name", "arguments"}) if plan else None
-        row = open_record(context, run_id_of(config), state["steps"], step, first)
+        # The one policy hook: calls run as the policies leave them; a call sent back does not run and
+        # its message joins the results the joiner (and a replan) reads.
+        checked = check_calls(context, state, step.parsed)
+        plan = checked.run
+        planned = sorted([*checked.run, *checked.refused], key=lambda call: call.id)
+        first = planned[0].model_dump(include={"name", "arguments"}) if planned else None
+        row = open_record(context, run_id_of(config), state["steps"], step, first, checked)
         if not plan:
-            commit_step(context, row)
+            commit_step(context, row, checked.refused)
         # An empty first plan means no tool fits; an empty replan means nothing is left to do.
         outcome = None if plan else ("success" if state["calls"] else "gave_up")
         return {
             "outcome": outcome,
             "pending": plan,
+            "refused": checked.refused if plan else [],
             "steps": state["steps"] + 1,
             "usage": usage_of(step),
             "open_step": row if plan else None,
         }
 
     async def executor(state: RunState, config: RunnableConfig) -> dict[str, Any]:
-        plan = state["pending"]
+        plan, refused = state["pending"], state.get("refused") or []
         rejected = ask_approval(context.registry, plan)
-        done = await execute_plan(context.registry, plan, state["calls"], rejected)
-        commit_step(context, state.get("open_step"), done)
-        return {"calls": [*state["calls"], *done], "pending": [], "open_step": None}
+        # a call that references a refused one does not run (its dependency failed)
+        done = await execute_plan(context.registry, plan, [*state["calls"], *refused], rejected)
+        made = sorted([*done, *refused], key=lambda call: call.id)
+        commit_step(context, state.get("open_step"), made)
+        return {"calls": [*state["calls"], *made], "pending": [], "refused": [], "open_step": None}
 
     async def joiner(state: RunState, config: RunnableConfig) -> dict[str, Any]:
         model = context.model("joiner")

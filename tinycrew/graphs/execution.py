@@ -9,7 +9,7 @@ from typing import Any
 from langgraph.types import interrupt
 
 from tinycrew.agents import CallRecord, PlannedCall
-from tinycrew.agents.compiler_planner import REFERENCE
+from tinycrew.agents.compiler_planner import reference
 from tinycrew.tools import ToolRegistry
 
 
@@ -37,18 +37,18 @@ def ask_approval(registry: ToolRegistry, calls: list[PlannedCall]) -> set[int]:
 
 
 def _resolve(value: Any, results: dict[int, CallRecord]) -> Any:
-    """Replace `$N` with call N's result: a whole-value reference keeps the JSON type of the result."""
+    """Replace a reference `$N` with call N's result where the whole value is one (at any depth: a list
+    element, a dict value), keeping the result's JSON type; a `$` inside text ("The fee is $1 per page")
+    stays as written, as the plan grammar and parser read it."""
     if isinstance(value, str):
-        whole = REFERENCE.fullmatch(value.strip())
-        if whole and int(whole[1]) in results:
-            text = results[int(whole[1])].observation
-            try:
-                return json.loads(text)
-            except json.JSONDecodeError:
-                return text
-        return REFERENCE.sub(
-            lambda m: results[int(m[1])].observation if int(m[1]) in results else m[0], value
-        )
+        number = reference(value)
+        if number is None or number not in results:
+            return value
+        text = results[number].observation
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            return text
     if isinstance(value, dict):
         return {key: _resolve(item, results) for key, item in value.items()}
     if isinstance(value, list):
@@ -58,7 +58,14 @@ def _resolve(value: Any, results: dict[int, CallRecord]) -> Any:
 
 async def run_call(registry: ToolRegistry, call: PlannedCall, arguments: dict[str, Any]) -> CallRecord:
     """Validate and run one call; every failure becomes an observation."""
-    record = CallRecord(id=call.id, name=call.name, arguments=arguments, depends_on=call.depends_on)
+    record = CallRecord(
+        id=call.id,
+        name=call.name,
+        arguments=arguments,
+        depends_on=call.depends_on,
+        rewrites=call.rewrites,
+        model_arguments=call.model_arguments,
+    )
     if call.name not in registry:
         known = ", ".join(registry.names())
         return record.model_copy(
@@ -100,11 +107,13 @@ async def execute_plan(
             record = CallRecord(
                 id=call.id, name=call.name, arguments=call.arguments, ok=False, error_kind="rejected",
                 observation="not run: the user rejected this call", depends_on=call.depends_on,
+                rewrites=call.rewrites, model_arguments=call.model_arguments,
             )  # fmt: skip
         elif failed:
             record = CallRecord(
                 id=call.id, name=call.name, arguments=call.arguments, ok=False, error_kind="exception",
                 observation=f"not run: call {failed[0]} it depends on failed", depends_on=call.depends_on,
+                rewrites=call.rewrites, model_arguments=call.model_arguments,
             )  # fmt: skip
         else:
             record = await run_call(registry, call, _resolve(call.arguments, results))

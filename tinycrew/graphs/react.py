@@ -11,7 +11,7 @@ from tinycrew.agents import PlannedCall, RoleStep
 from tinycrew.agents.common import run_model
 from tinycrew.graphs.common import retrieve_node, router, run_id_of, step_limit_reached, token_sink
 from tinycrew.graphs.execution import ask_approval, execute_plan
-from tinycrew.graphs.grounding import grounded_call
+from tinycrew.graphs.hook import check_calls
 from tinycrew.graphs.state import GraphContext, RunState, commit_step, open_record, usage_of
 from tinycrew.models import ToolCall
 
@@ -33,23 +33,23 @@ def build_react(context: GraphContext) -> StateGraph:
         )
         step = RoleStep(role="react", model=model.name, messages=messages, tools=tools, result=result)
         base = len(state.get("calls", []))
-        unique = {(call.name, repr(call.arguments)): call for call in result.tool_calls}  # models stutter
         proposed = [
             PlannedCall(id=base + i + 1, name=call.name, arguments=call.arguments)
-            for i, call in enumerate(unique.values())
+            for i, call in enumerate(result.tool_calls)
         ]
-        # Options the task never mentions take the tool's default, one it names is filled in (see
-        # graphs.grounding).
-        done = state.get("calls", [])
-        pending = [grounded_call(context.registry, state["task"], call, done, proposed) for call in proposed]
-        first = pending[0].model_dump(include={"name", "arguments"}) if pending else None
-        row = open_record(context, run_id_of(config), state["steps"], step, first)
+        # The one policy hook: calls run as the policies leave them; one sent back is answered with the
+        # policy's message as its tool result.
+        checked = check_calls(context, {**state, "calls": state.get("calls", [])}, proposed)
+        pending, refused = checked.run, checked.refused
+        planned = sorted([*pending, *refused], key=lambda call: call.id)
+        first = planned[0].model_dump(include={"name", "arguments"}) if planned else None
+        row = open_record(context, run_id_of(config), state["steps"], step, first, checked)
         if not pending:
-            commit_step(context, row)
-        # The conversation shows the calls that run, so each tool message answers the call it names.
+            commit_step(context, row, refused)
+        # The conversation shows the calls as they ran, so each tool message answers the call it names.
         ran = [
             ToolCall(id=raw.id, name=call.name, arguments=call.arguments)
-            for raw, call in zip(unique.values(), pending, strict=True)
+            for raw, call in zip(result.tool_calls, planned, strict=True)
         ]
         update: dict[str, Any] = {
             "open_step": row if pending else None,
@@ -57,35 +57,52 @@ def build_react(context: GraphContext) -> StateGraph:
             "steps": state["steps"] + 1,
             "usage": usage_of(step),
             "pending": pending,
+            "refused": refused,
+            "told": list(checked.told),
         }
-        known = {(c.name, repr(c.arguments)): c for c in state.get("calls", []) if c.ok}
-        repeats = [known.get((call.name, repr(call.arguments))) for call in pending]
-        if not pending:
+        if not planned:
             update |= {"answer": result.content.strip(), "outcome": "success"}
-        elif all(repeats):
+        elif checked.stop:
             # The model asks again for results it already has: stop the loop and answer with them.
-            commit_step(context, row, [call for call in repeats if call is not None])
-            answer = "\n".join(call.observation for call in repeats if call)
-            update |= {"answer": answer, "outcome": "success", "pending": [], "open_step": None}
+            asked = {(call.name, repr(call.arguments)) for call in refused}
+            results = [
+                c.observation for c in state.get("calls", []) if c.ok and (c.name, repr(c.arguments)) in asked
+            ]
+            answer = "\n".join(results) or result.content.strip()
+            update |= {
+                "answer": answer,
+                "outcome": "success",
+                "pending": [],
+                "refused": [],
+                "open_step": None,
+            }
         elif step_limit_reached(context, {**state, "steps": state["steps"] + 1}):
-            update |= {"answer": result.content.strip(), "outcome": "step_limit", "pending": []}
+            update |= {
+                "answer": result.content.strip(),
+                "outcome": "step_limit",
+                "pending": [],
+                "refused": [],
+            }
         return update
 
     async def tools_node(state: RunState, config: RunnableConfig) -> dict[str, Any]:
-        pending = state["pending"]
+        pending, refused = state.get("pending") or [], state.get("refused") or []
         rejected = ask_approval(context.registry, pending)
         done = await execute_plan(context.registry, pending, state.get("calls", []), rejected)
-        commit_step(context, state.get("open_step"), done)
+        commit_step(context, state.get("open_step"), sorted([*done, *refused], key=lambda call: call.id))
         assistant = state["messages"][-1]
         ids = [call["id"] for call in assistant.get("tool_calls", [])]
+        answered = sorted([*done, *refused], key=lambda call: call.id)  # in the order the model wrote them
         tool_messages = [
             {"role": "tool", "tool_call_id": call_id, "name": record_.name, "content": record_.observation}
-            for call_id, record_ in zip(ids, done, strict=False)
+            for call_id, record_ in zip(ids, answered, strict=False)
         ]
         return {
             "calls": [*state.get("calls", []), *done],
             "messages": [*state["messages"], *tool_messages],
             "open_step": None,
+            "pending": [],
+            "refused": [],
         }
 
     graph = StateGraph(RunState)
@@ -95,7 +112,7 @@ def build_react(context: GraphContext) -> StateGraph:
     graph.add_edge(START, "retrieve")
     graph.add_edge("retrieve", "model")
     graph.add_conditional_edges(
-        "model", router(lambda s: "tools" if s.get("pending") else END), ["tools", END]
+        "model", router(lambda s: "tools" if s.get("pending") or s.get("refused") else END), ["tools", END]
     )
     graph.add_edge("tools", "model")
     return graph

@@ -7,6 +7,7 @@ from typing import Annotated, Any, TypedDict
 
 from tinycrew.agents import CallRecord, PlannedCall, RoleStep
 from tinycrew.models import ChatModel
+from tinycrew.policies import Checked, PolicyPipeline, default_policies
 from tinycrew.tools import ToolRegistry
 from tinycrew.trajectories import StepRecord
 
@@ -42,8 +43,8 @@ class RunState(TypedDict, total=False):
     outcome: str | None
     usage: Annotated[Usage, merge_usage]
     open_step: dict[str, Any] | None  # a recorded step waiting for its tool observation
-    repeated: CallRecord | None  # umi: the call the caller was told it repeated (see graphs.repeats)
-    checked: bool  # umi: the caller was told which values of its call the task does not back
+    told: list[str]  # the policies that sent this step's previous attempt back (see tinycrew.policies)
+    refused: list[CallRecord]  # react: calls of the last turn a policy sent back, answered as tool messages
 
 
 MIN_TOOL_SIMILARITY = 0.2
@@ -76,6 +77,8 @@ class GraphContext:
     top_k: int = 6
     min_similarity: float | None = None  # tools less similar to the request are not offered
     answer: bool = True  # False: no summarizer step, the run ends once the calls are done
+    policies: PolicyPipeline = field(default_factory=lambda: PolicyPipeline(default_policies()))
+    """What checks or changes each planned call before it runs; every graph hands its calls to it once."""
 
     def model(self, role: str) -> ChatModel:
         """The model bound to a role, falling back to the "default" binding."""
@@ -99,9 +102,14 @@ def usage_of(step: RoleStep) -> Usage:
 
 
 def step_record(
-    run_id: str, index: int, step: RoleStep, parsed_call: dict[str, Any] | None = None
+    run_id: str,
+    index: int,
+    step: RoleStep,
+    parsed_call: dict[str, Any] | None = None,
+    checked: Checked | None = None,
 ) -> dict[str, Any]:
-    """The trajectory row of one role step, as plain JSON (it may wait in the state for its observation)."""
+    """The trajectory row of one role step, as plain JSON (it may wait in the state for its observation);
+    `checked` adds what the call policies changed: every rewrite, and the model's own first call."""
     confidence = {}
     if step.result.mean_logprob is not None:
         confidence["mean_logprob"] = step.result.mean_logprob
@@ -119,7 +127,26 @@ def step_record(
         completion_tokens=step.result.usage.completion_tokens,
         latency_s=step.result.timings.total_s,
         confidence=confidence,
+        **policy_fields(checked),
     ).model_dump(mode="json")
+
+
+def policy_fields(checked: Checked | None) -> dict[str, Any]:
+    """The step-row fields of a policy check: `rewrites` (each with its call id) and `model_call`, the
+    model's own version of the step's first call when a policy changed it."""
+    if checked is None:
+        return {}
+    planned = sorted([*checked.run, *checked.refused], key=lambda call: call.id)
+    rewrites = [
+        {"call_id": call.id, "name": call.name, **rewrite.model_dump(mode="json")}
+        for call in planned
+        for rewrite in call.rewrites
+    ]
+    first = planned[0] if planned else None
+    model_call = None
+    if first is not None and first.model_arguments is not None:
+        model_call = {"name": first.name, "arguments": first.model_arguments}
+    return {"rewrites": rewrites, "model_call": model_call}
 
 
 def open_record(
@@ -128,6 +155,7 @@ def open_record(
     index: int,
     step: RoleStep,
     parsed_call: dict[str, Any] | None = None,
+    checked: Checked | None = None,
 ) -> dict[str, Any] | None:
     """The row of a step that waits in the state for its observation, or None when nothing records.
 
@@ -136,7 +164,7 @@ def open_record(
     """
     if context.recorder is None:
         return None
-    return step_record(run_id, index, step, parsed_call)
+    return step_record(run_id, index, step, parsed_call, checked)
 
 
 def commit_step(context: GraphContext, row: dict[str, Any] | None, calls: list[CallRecord] = ()) -> None:

@@ -15,8 +15,7 @@ from langgraph.graph import END, START, StateGraph
 from tinycrew.agents import PlannedCall, call_tool, plan_next, summarize
 from tinycrew.graphs.common import retrieve_node, router, run_id_of, step_limit_reached, token_sink
 from tinycrew.graphs.execution import ask_approval, execute_plan
-from tinycrew.graphs.grounding import grounded_call, left_out_numbers, overused_numbers
-from tinycrew.graphs.repeats import earlier_run, moves_on, refusal
+from tinycrew.graphs.hook import check_calls
 from tinycrew.graphs.state import (
     GraphContext,
     RunState,
@@ -31,7 +30,7 @@ OVERRULED = "give_up overruled: with the tools in reverse order the planner chos
 
 
 def build_umi(context: GraphContext) -> StateGraph:
-    """The planner/caller/summarizer state machine with step limit, repeat detection and bounded retries."""
+    """The planner/caller/summarizer state machine with step limit, the policy hook and bounded retries."""
 
     async def planner(state: RunState, config: RunnableConfig) -> dict[str, Any]:
         if step_limit_reached(context, state):
@@ -62,8 +61,7 @@ def build_umi(context: GraphContext) -> StateGraph:
             "usage": usage,
             "retries": 0,
             "last_error": None,
-            "repeated": None,
-            "checked": False,
+            "told": [],
         }
         if decision.next == "give_up":
             update["outcome"] = "gave_up"
@@ -84,40 +82,25 @@ def build_umi(context: GraphContext) -> StateGraph:
         call = step.parsed
         next_id = (state["calls"][-1].id if state["calls"] else 0) + 1
         planned = PlannedCall(id=next_id, name=call.name, arguments=call.arguments)
-        # Options the task never mentions take the tool's default, and one it names is filled in; the
-        # record (a training sample) holds the call that runs.
-        planned = grounded_call(context.registry, state["task"], planned, state["calls"])
-        parsed = {"name": planned.name, "arguments": planned.arguments}
-        row = open_record(context, run_id_of(config), state["steps"], step, parsed)
-        return {"pending": [planned], "steps": state["steps"] + 1, "usage": usage_of(step), "open_step": row}
+        # The one policy hook: the call runs as the policies leave it (each rewrite recorded on it), or
+        # goes back to the caller with their message.
+        checked = check_calls(context, state, [planned])
+        [first] = checked.run or checked.refused
+        parsed = {"name": first.name, "arguments": first.arguments}
+        row = open_record(context, run_id_of(config), state["steps"], step, parsed, checked)
+        update = {"steps": state["steps"] + 1, "usage": usage_of(step), "open_step": None, "pending": []}
+        if checked.refused:
+            commit_step(context, row, checked.refused)
+            if checked.stop or step_limit_reached(
+                context, update
+            ):  # the caller loops: answer with what we have
+                return update | {"next": "summarizer"}
+            told = [*state.get("told", []), *checked.told]
+            return update | {"next": "caller", "told": told, "last_error": checked.message}
+        return update | {"pending": checked.run, "open_step": row, "next": "executor"}
 
     async def executor(state: RunState, config: RunnableConfig) -> dict[str, Any]:
         [call] = state["pending"]
-        repeated = earlier_run(context.registry, state["task"], call, state["calls"])
-        told = state.get("repeated")  # the call the caller was told it had repeated, on its retry
-        if repeated is not None and told is None:
-            message = (
-                f"{repeated.call_text()} was already called and its result is listed. "
-                "Call for a part of the task that has no result yet, with its own values."
-            )
-            commit_step(context, state.get("open_step"), [refusal(call, message)])
-            retry = {"repeated": repeated, "last_error": message}
-            return {"pending": [], "open_step": None, "next": "caller", **retry}
-        if repeated is not None or (
-            told is not None and not moves_on(context.registry, state["task"], call, state["calls"])
-        ):
-            # No next part: the task is done and the model is looping. Answer from what we have.
-            message = "This call does no new part of the task; the run answers from the results so far."
-            commit_step(context, state.get("open_step"), [refusal(call, message)])
-            return {"pending": [], "next": "summarizer", "open_step": None}
-        if not state.get("checked"):  # told once; whatever the caller writes next is run
-            doubt = overused_numbers(context.registry, state["task"], call, state["calls"])
-            if doubt is None and not state["calls"] and len(state["tools"]) > 1:
-                doubt = left_out_numbers(state["task"], call)
-            if doubt is not None:
-                commit_step(context, state.get("open_step"), [refusal(call, doubt, "unfounded")])
-                retry = {"next": "caller", "checked": True, "last_error": doubt}
-                return {"pending": [], "open_step": None, **retry}
         rejected = ask_approval(context.registry, [call])
         [done] = await execute_plan(context.registry, [call], state["calls"], rejected)
         commit_step(context, state.get("open_step"), [done])
@@ -135,8 +118,7 @@ def build_umi(context: GraphContext) -> StateGraph:
             "next": "planner",
             "calls": [*state["calls"], done],
             "last_error": None,
-            "repeated": None,
-            "checked": False,
+            "told": [],
         }
 
     async def summarizer(state: RunState, config: RunnableConfig) -> dict[str, Any]:
@@ -167,7 +149,7 @@ def build_umi(context: GraphContext) -> StateGraph:
         router(lambda s: "caller" if s["next"] == "caller" else "summarizer"),
         ["caller", "summarizer"],
     )
-    graph.add_edge("caller", "executor")
+    graph.add_conditional_edges("caller", router(lambda s: s["next"]), ["executor", "caller", "summarizer"])
     graph.add_conditional_edges("executor", router(lambda s: s["next"]), ["caller", "planner", "summarizer"])
     graph.add_edge("summarizer", END)
     return graph

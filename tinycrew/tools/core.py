@@ -126,6 +126,7 @@ class Tool:
         timeout: float | None = DEFAULT_TIMEOUT_S,
         max_chars: int | None = DEFAULT_MAX_CHARS,
         prune_nulls: bool = False,
+        idempotent: bool = True,
     ) -> None:
         if (
             not isinstance(name, str)
@@ -144,6 +145,9 @@ class Tool:
         self.parameters = parameters
         self.fn = fn
         self.side_effect = side_effect
+        self.idempotent = idempotent
+        """False for a tool whose result may differ between two calls with the same arguments (a coin
+        flip, a random number, "the next item"): loop protection then lets such calls repeat."""
         self.timeout = timeout
         self.max_chars = max_chars
         self._prune_nulls = prune_nulls

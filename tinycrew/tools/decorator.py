@@ -33,6 +33,7 @@ def function_to_tool(
     side_effect: bool = False,
     timeout: float | None = DEFAULT_TIMEOUT_S,
     max_chars: int | None = DEFAULT_MAX_CHARS,
+    idempotent: bool = True,
 ) -> Tool:
     """Build a Tool from a typed function (sync or async); what ``@tool`` does."""
     if not callable(fn):
@@ -73,6 +74,7 @@ def function_to_tool(
         side_effect=side_effect,
         timeout=timeout,
         max_chars=max_chars,
+        idempotent=idempotent,
     )
 
 
@@ -88,6 +90,7 @@ def tool(
     side_effect: bool = False,
     timeout: float | None = DEFAULT_TIMEOUT_S,
     max_chars: int | None = DEFAULT_MAX_CHARS,
+    idempotent: bool = True,
 ) -> Callable[[Callable[..., Any]], Tool]: ...
 
 
@@ -100,12 +103,17 @@ def tool(
     side_effect: bool = False,
     timeout: float | None = DEFAULT_TIMEOUT_S,
     max_chars: int | None = DEFAULT_MAX_CHARS,
+    idempotent: bool = True,
 ) -> Tool | Callable[[Callable[..., Any]], Tool]:
     """Turn a typed function into a Tool; use bare (``@tool``) or with options (``@tool(timeout=5)``).
 
     ``side_effect=True`` marks tools that change the world: the graphs ask for approval before running them.
+    ``idempotent=False`` marks tools whose result may change between calls with the same arguments (a coin
+    flip): loop protection lets the agent call them again ("flip a coin three times" runs three times).
     """
-    options = dict(name=name, description=description, side_effect=side_effect, timeout=timeout)
+    options = dict(
+        name=name, description=description, side_effect=side_effect, timeout=timeout, idempotent=idempotent
+    )
     if fn is not None:
         return function_to_tool(fn, max_chars=max_chars, **options)
 

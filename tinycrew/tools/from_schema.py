@@ -32,6 +32,7 @@ def tool_from_schema(
     side_effect: bool = False,
     timeout: float | None = DEFAULT_TIMEOUT_S,
     max_chars: int | None = DEFAULT_MAX_CHARS,
+    idempotent: bool = True,
 ) -> Tool:
     """Build a Tool from an OpenAI function schema, or its inner ``{"name", "description", "parameters"}``.
 
@@ -63,4 +64,5 @@ def tool_from_schema(
         timeout=timeout,
         max_chars=max_chars,
         prune_nulls=True,
+        idempotent=idempotent,
     )

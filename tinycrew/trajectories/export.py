@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from tinycrew.trajectories.records import RunFilter
 from tinycrew.trajectories.redact import Redactor
-from tinycrew.trajectories.samples import SampleFormat, dedupe_samples, run_samples
+from tinycrew.trajectories.samples import CallVersion, SampleFormat, dedupe_samples, run_samples
 from tinycrew.trajectories.store import TrajectoryStore
 
 FileFormat = Literal["jsonl", "parquet", "disk"]
@@ -45,7 +45,9 @@ def dataset_features(fmt: SampleFormat) -> datasets.Features:
     }
     chat = {"messages": datasets.List(message), "tools": text}
     if fmt == "backbone":
-        return datasets.Features({"run_id": text, "graph": text, "outcome": text, "score": score, **chat})
+        return datasets.Features(
+            {"run_id": text, "graph": text, "outcome": text, "score": score, "trains_on": text, **chat}
+        )
     if fmt == "role":
         return datasets.Features(
             {
@@ -56,6 +58,8 @@ def dataset_features(fmt: SampleFormat) -> datasets.Features:
                 "graph": text,
                 "outcome": text,
                 "score": score,
+                "trains_on": text,
+                "model_call": text,
                 **chat,
             }
         )
@@ -71,6 +75,8 @@ class ExportResult(BaseModel):
     runs: int
     samples: int
     duplicates_dropped: int
+    trains_on: str = "ran"
+    """Which version of a call a policy changed the samples hold: "ran" (the call that ran) or "model"."""
 
 
 def build_samples(
@@ -82,12 +88,14 @@ def build_samples(
     include_invalid: bool = False,
     dedupe: bool = True,
     redact: Redactor | None = None,
+    trains_on: CallVersion = "ran",
 ) -> tuple[list[dict[str, Any]], int, int]:
     """Samples of every run matching `filters`, oldest run first; returns (samples, runs, duplicates).
 
     `filters.model` selects runs with a step by that model and, per step, only that model's steps (a
     backbone sample needs every step of the run to be by it). Steps with a validation error or an error
-    are left out of role and openai samples unless `include_invalid`.
+    are left out of role and openai samples unless `include_invalid`. `trains_on` picks the version of
+    a call a policy changed: the call that ran ("ran", default) or the model's own ("model").
     """
     filters = filters or RunFilter()
     samples: list[dict[str, Any]] = []
@@ -96,7 +104,13 @@ def build_samples(
         runs += 1
         samples.extend(
             run_samples(
-                run, fmt, role=role, model=filters.model, include_invalid=include_invalid, redact=redact
+                run,
+                fmt,
+                role=role,
+                model=filters.model,
+                include_invalid=include_invalid,
+                redact=redact,
+                trains_on=trains_on,
             )
         )
     unique = dedupe_samples(samples) if dedupe else samples
@@ -153,12 +167,20 @@ def export_trajectories(
     include_invalid: bool = False,
     dedupe: bool = True,
     redact: Redactor | None = None,
+    trains_on: CallVersion = "ran",
 ) -> ExportResult:
     """Build the samples (see `build_samples`) and write them to `out` as JSONL, Parquet or a dataset dir."""
     if file_format not in FILE_FORMATS:
         raise ValueError(f"unknown file format {file_format!r}; expected one of {FILE_FORMATS}")
     samples, runs, dropped = build_samples(
-        store, fmt, role=role, filters=filters, include_invalid=include_invalid, dedupe=dedupe, redact=redact
+        store,
+        fmt,
+        role=role,
+        filters=filters,
+        include_invalid=include_invalid,
+        dedupe=dedupe,
+        redact=redact,
+        trains_on=trains_on,
     )
     path = Path(out)
     if file_format == "jsonl":
@@ -178,4 +200,5 @@ def export_trajectories(
         runs=runs,
         samples=len(samples),
         duplicates_dropped=dropped,
+        trains_on=trains_on,
     )

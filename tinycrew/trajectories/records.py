@@ -31,6 +31,14 @@ class StepRecord(BaseModel):
     parsed_call: dict[str, Any] | None = Field(
         default=None, description='the call the output parsed to: {"name": ..., "arguments": {...}}'
     )
+    model_call: dict[str, Any] | None = Field(
+        default=None,
+        description="the model's own first call when a call policy changed it; parsed_call is what ran",
+    )
+    rewrites: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="what call policies changed: {call_id, name, policy, before, after, reason} each",
+    )
     validation_error: str | None = None
     error: str | None = Field(default=None, description="tool execution or model failure in this step")
     observation: str | None = None

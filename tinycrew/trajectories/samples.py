@@ -14,6 +14,10 @@ from tinycrew.trajectories.redact import Redactor
 
 SampleFormat = Literal["backbone", "role", "openai"]
 SAMPLE_FORMATS: tuple[str, ...] = ("backbone", "role", "openai")
+CallVersion = Literal["ran", "model"]
+CALL_VERSIONS: tuple[str, ...] = ("ran", "model")
+"""Which version of a call a call policy changed the samples train on: the call that ran (default), or
+the one the model wrote. The other is kept beside it (`model_call` in role and backbone samples)."""
 
 
 def _text(value: Any, redact: Redactor | None) -> str | None:
@@ -53,6 +57,24 @@ def chat_message(message: dict[str, Any], redact: Redactor | None = None) -> dic
     return out
 
 
+def _assistant_turn(step: StepRecord, trains_on: CallVersion, redact: Redactor | None) -> dict[str, Any]:
+    """The step's output as an assistant turn: its raw text, or, for a step whose call a policy changed
+    when training on the call that ran, that call as `tool_calls` (the raw text holds the model's own)."""
+    if trains_on == "ran" and step.rewrites and step.parsed_call is not None:
+        return {
+            "role": "assistant",
+            "tool_calls": [_tool_call(step.parsed_call, f"call_{step.index}", redact)],
+        }
+    return {"role": "assistant", "content": _text(step.raw_output, redact)}
+
+
+def _trained_call(step: StepRecord, trains_on: CallVersion) -> dict[str, Any] | None:
+    """The call a sample of `step` trains on: what ran, or what the model wrote (`model_call`)."""
+    if trains_on == "model" and step.model_call is not None:
+        return step.model_call
+    return step.parsed_call
+
+
 def _sample_key(sample: dict[str, Any]) -> str:
     return canonical_json({"messages": sample["messages"], "tools": sample.get("tools", [])})
 
@@ -66,15 +88,18 @@ def _run_tools(run: RunRecord) -> list[dict[str, Any]]:
     return list(seen.values())
 
 
-def backbone_sample(run: RunRecord, redact: Redactor | None = None) -> dict[str, Any]:
+def backbone_sample(
+    run: RunRecord, redact: Redactor | None = None, trains_on: CallVersion = "ran"
+) -> dict[str, Any]:
     """The whole run as one multi-role conversation (α-UMi GLPFT stage 1).
 
-    user: the task; then per step an assistant turn named after its role holding the raw output, and a
-    tool turn with the observation when the step produced one. `tools` is the union offered in the run.
+    user: the task; then per step an assistant turn named after its role holding the raw output (for a
+    step whose call a policy changed, the call that ran unless `trains_on="model"`), and a tool turn
+    with the observation when the step produced one. `tools` is the union offered in the run.
     """
     messages: list[dict[str, Any]] = [{"role": "user", "content": _text(run.task, redact)}]
     for step in run.steps:
-        messages.append({"role": "assistant", "name": step.role, "content": _text(step.raw_output, redact)})
+        messages.append({**_assistant_turn(step, trains_on, redact), "name": step.role})
         if step.observation is not None:
             observation: dict[str, Any] = {"role": "tool", "content": _text(step.observation, redact)}
             if step.parsed_call and step.parsed_call.get("name"):
@@ -85,6 +110,7 @@ def backbone_sample(run: RunRecord, redact: Redactor | None = None) -> dict[str,
         "graph": run.graph,
         "outcome": run.outcome,
         "score": run.mean_score,
+        "trains_on": trains_on,
         "messages": messages,
         "tools": _run_tools(run),
     }
@@ -108,12 +134,16 @@ def role_samples(
     model: str | None = None,
     include_invalid: bool = False,
     redact: Redactor | None = None,
+    trains_on: CallVersion = "ran",
 ) -> list[dict[str, Any]]:
-    """One sample per step of `role` (α-UMi stage 2): the messages sent plus the raw output as assistant."""
+    """One sample per step of `role` (α-UMi stage 2): the messages sent plus the output as assistant, the
+    raw text or, for a step whose call a policy changed, the call that ran (see `_assistant_turn`); the
+    model's own call is kept beside it as `model_call` (JSON text)."""
     samples = []
     for step in _steps(run, role, model, include_invalid):
         messages = [chat_message(m, redact) for m in step.messages]
-        messages.append({"role": "assistant", "content": _text(step.raw_output, redact)})
+        messages.append(_assistant_turn(step, trains_on, redact))
+        model_call = compact_json(step.model_call) if step.model_call is not None else None
         sample: dict[str, Any] = {
             "run_id": run.run_id,
             "step_index": step.index,
@@ -122,6 +152,8 @@ def role_samples(
             "graph": run.graph,
             "outcome": run.outcome,
             "score": run.mean_score,
+            "trains_on": trains_on,
+            "model_call": _text(model_call, redact),
             "messages": messages,
             "tools": step.tools,
         }
@@ -136,16 +168,19 @@ def openai_samples(
     model: str | None = None,
     include_invalid: bool = False,
     redact: Redactor | None = None,
+    trains_on: CallVersion = "ran",
 ) -> list[dict[str, Any]]:
     """OpenAI chat fine-tuning samples, one per step: {"messages": [...], "tools": [...]}.
 
-    The assistant turn carries `tool_calls` when the step parsed a call, else the raw output as content.
+    The assistant turn carries `tool_calls` when the step parsed a call (the call that ran, or with
+    `trains_on="model"` the one the model wrote), else the raw output as content.
     """
     samples = []
     for step in _steps(run, role, model, include_invalid):
         messages = [chat_message(m, redact) for m in step.messages]
-        if step.parsed_call is not None:
-            call = _tool_call(step.parsed_call, f"call_{step.index}", redact)
+        trained = _trained_call(step, trains_on)
+        if trained is not None:
+            call = _tool_call(trained, f"call_{step.index}", redact)
             messages.append({"role": "assistant", "tool_calls": [call]})
         else:
             messages.append({"role": "assistant", "content": _text(step.raw_output, redact)})
@@ -164,18 +199,23 @@ def run_samples(
     model: str | None = None,
     include_invalid: bool = False,
     redact: Redactor | None = None,
+    trains_on: CallVersion = "ran",
 ) -> list[dict[str, Any]]:
-    """The samples of one run in format `fmt`; a backbone run with a step by another model gives none."""
+    """The samples of one run in format `fmt`; a backbone run with a step by another model gives none.
+    `trains_on` picks the version of a policy-changed call they train on (see `CALL_VERSIONS`)."""
+    if trains_on not in CALL_VERSIONS:
+        raise ValueError(f"unknown call version {trains_on!r}; expected one of {CALL_VERSIONS}")
+    options = {"include_invalid": include_invalid, "redact": redact, "trains_on": trains_on}
     if fmt == "backbone":
         if model is not None and any(s.model != model for s in run.steps):
             return []
-        return [backbone_sample(run, redact)] if run.steps else []
+        return [backbone_sample(run, redact, trains_on)] if run.steps else []
     if fmt == "role":
         if role is None:
             raise ValueError("the role format needs a role (planner, caller, summarizer, ...)")
-        return role_samples(run, role, model=model, include_invalid=include_invalid, redact=redact)
+        return role_samples(run, role, model=model, **options)
     if fmt == "openai":
-        return openai_samples(run, role=role, model=model, include_invalid=include_invalid, redact=redact)
+        return openai_samples(run, role=role, model=model, **options)
     raise ValueError(f"unknown sample format {fmt!r}; expected one of {SAMPLE_FORMATS}")
 
 

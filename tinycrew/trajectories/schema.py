@@ -97,6 +97,14 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX feedback_run ON feedback (run_id)",
         ),
     ),
+    Migration(
+        2,
+        "steps: what call policies changed (rewrites) and the model's own call (model_call)",
+        (
+            "ALTER TABLE steps ADD COLUMN model_call TEXT",
+            "ALTER TABLE steps ADD COLUMN rewrites TEXT",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -280,12 +280,15 @@ class TrajectoryStore:
             int(step.escalated),
             step.escalation_reason,
             to_us(step.created_at),
+            None if step.model_call is None else json.dumps(step.model_call, ensure_ascii=False),
+            json.dumps(step.rewrites, ensure_ascii=False) if step.rewrites else None,
         )
         sql = (
             "INSERT INTO steps (run_id, idx, role, model, adapter, message_refs, tools_ref, payload_bytes,"
             " raw_output, parsed_call, validation_error, error, observation, prompt_tokens,"
-            " completion_tokens, latency_s, confidence, escalated, escalation_reason, created_at_us)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " completion_tokens, latency_s, confidence, escalated, escalation_reason, created_at_us,"
+            " model_call, rewrites)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         )
         with self._lock:
             try:
@@ -434,6 +437,8 @@ class TrajectoryStore:
             escalated=bool(row["escalated"]),
             escalation_reason=row["escalation_reason"],
             created_at=from_us(row["created_at_us"]),
+            model_call=_loads(row["model_call"]),
+            rewrites=_loads(row["rewrites"]) or [],
         )
 
     def stats(self) -> StoreStats:

@@ -4,7 +4,8 @@ A small caller asked for one more call often copies the last one, or changes it 
 task never gives (`permeability=1.257e-06`, then `permeability=1.257`). That means one of two things: the
 task is done (the planner asked for one call too many), or the task asks for the same thing for
 several values ("the BMI of Ann, 1.6 m and 60 kg, and of Bob, 1.8 m and 80 kg") and the caller lost
-its place. The umi graph tells the caller once that the call was already made; a second attempt
+its place. The opt-in `RepeatedCallCheck` (`tinycrew.policies.repairs`) tells the caller once that the
+call was already made; a second attempt
 counts as the next part only when a required argument of it holds a value from the task that no
 earlier call used ("book a flight to Boston, then a hotel there for 4 nights" moves on to the hotel).
 Anything else (on BFCL's multiple: a look-alike tool with the same values, or a new value only in an
@@ -14,7 +15,7 @@ optional argument such as `rounding=2`) means there is no next part, and the run
 from __future__ import annotations
 
 from tinycrew.agents import CallRecord, PlannedCall
-from tinycrew.graphs.grounding import (
+from tinycrew.policies.grounding import (
     mentions,
     plain_text,
     required_parameters,
@@ -58,16 +59,3 @@ def moves_on(registry: ToolRegistry, task: str, call: PlannedCall, calls: list[C
     text = plain_text(task)
     used = {value for done in calls for value in scalar_values(done.arguments)}
     return any(value not in used and mentions(value, text) for value in scalar_values(arguments))
-
-
-def refusal(call: PlannedCall, message: str, kind: str = "repeated") -> CallRecord:
-    """The record of a call that was not run (it repeats one, or its values are `kind`): a failed
-    step, never a training sample."""
-    return CallRecord(
-        id=call.id,
-        name=call.name,
-        arguments=call.arguments,
-        ok=False,
-        error_kind=kind,
-        observation=message,
-    )

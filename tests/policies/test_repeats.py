@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from tinycrew.agents import CallRecord, PlannedCall
-from tinycrew.graphs.repeats import earlier_run, moves_on, refusal
+from tinycrew.policies import refusal
+from tinycrew.policies.repeats import earlier_run, moves_on
 from tinycrew.tools import ToolRegistry, tool
 
 
@@ -76,5 +77,5 @@ def test_old_values_invented_values_flags_or_new_optional_values_do_not_move_on(
 
 
 def test_a_refused_repeat_is_a_failed_call_record() -> None:
-    record = refusal(call("bmi", height_m=1.6), "already called")
+    record = refusal(call("bmi", height_m=1.6), "already called", "repeated")
     assert not record.ok and record.error_kind == "repeated" and record.observation == "already called"

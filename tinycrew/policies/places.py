@@ -15,6 +15,10 @@ import re
 from functools import cache
 from typing import Any
 
+from tinycrew.agents import PlannedCall
+from tinycrew.policies.grounding import parameters_of, validated_arguments
+from tinycrew.tools import ToolRegistry
+
 _CITY = r"[A-Z][\w.']*(?:\s+[A-Z][\w.']*)*"
 _EXAMPLE = re.compile(rf"\b(?:e\.g\.|for example|for instance|such as|like)[,:]?\s+{_CITY},\s*([A-Z]{{2}})\b")
 _CITY_AND_STATE = re.compile(r"\bcity(?: and |,\s*)state\b", re.IGNORECASE)
@@ -89,3 +93,17 @@ def completed_places(parameters: dict[str, Any], arguments: dict[str, Any], task
         if us_city_format(str(schema.get("description") or "")) and (place := with_state(value, task)):
             completed[name] = place
     return completed
+
+
+def with_documented_places(registry: ToolRegistry, task: str, call: PlannedCall) -> PlannedCall:
+    """`call` with each US city it holds in a "City, ST" parameter completed with its state, the one the
+    task writes after the city or else the likeliest (see `completed_places`): `location='Los Angeles'`
+    becomes 'Los Angeles, CA' for "The city and state, e.g. Seattle, WA". Unchanged for an unknown tool
+    or invalid arguments."""
+    arguments = validated_arguments(registry, call)
+    if arguments is None:
+        return call
+    completed = completed_places(parameters_of(registry, call.name), arguments, task)
+    if not completed:
+        return call
+    return call.model_copy(update={"arguments": {**call.arguments, **completed}})

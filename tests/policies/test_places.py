@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from tinycrew.agents import PlannedCall
-from tinycrew.graphs.grounding import grounded_call, with_documented_places
-from tinycrew.graphs.places import completed_places, us_city_format, with_state
+from tinycrew.agents import CallRecord, PlannedCall
+from tinycrew.policies import PolicyPipeline
+from tinycrew.policies.places import completed_places, us_city_format, with_documented_places, with_state
+from tinycrew.policies.repairs import REWRITES
 from tinycrew.tools import ToolRegistry, tool
 
 
@@ -21,6 +22,19 @@ def find_restaurant(location: str, cuisine: str = "any", size: int = 2) -> str:
 
 
 REGISTRY = ToolRegistry([find_restaurant])
+
+
+def repaired(
+    registry: ToolRegistry,
+    task: str,
+    call: PlannedCall,
+    calls: list[CallRecord] | None = None,
+    siblings: list[PlannedCall] | None = None,
+) -> PlannedCall:
+    """`call` as the opt-in rewriting policies leave it (what `grounded_call` did before policies)."""
+    pipeline = PolicyPipeline([rule() for rule in REWRITES])
+    checked = pipeline.check(siblings or [call], registry, task, calls or [])
+    return next(done for done in checked.run if done.id == call.id)
 
 
 def test_a_city_gets_the_state_of_the_most_populous_city_of_its_name() -> None:
@@ -68,7 +82,7 @@ def test_every_graph_completes_the_place() -> None:
     bare = PlannedCall(id=1, name="find_restaurant", arguments=arguments)
     completed = with_documented_places(REGISTRY, task, bare)
     assert completed.arguments == {**arguments, "location": "Los Angeles, CA"}
-    assert grounded_call(REGISTRY, task, bare, []).arguments["location"] == "Los Angeles, CA"
+    assert repaired(REGISTRY, task, bare, []).arguments["location"] == "Los Angeles, CA"
     done = bare.model_copy(update={"arguments": {"location": "Los Angeles, CA", "cuisine": "vegan"}})
     assert with_documented_places(REGISTRY, task, done) is done
     invalid = PlannedCall(id=2, name="find_restaurant", arguments={"location": "Boston", "size": "many"})

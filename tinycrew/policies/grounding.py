@@ -1,19 +1,17 @@
-"""Checking a call's values against what the task and earlier results say.
+"""Checking a call's values against what the task and earlier results say: the functions behind the
+opt-in repair policies (`tinycrew.policies.repairs`), which no graph calls directly.
 
 A small caller fills optional arguments it was not asked for: it copies the documented default
 ("Default is 'cm'" for a radius the task gives in inches), or invents one (`mission='Mission 1'`,
 `algorithm='binary'`). It also reuses a number for two arguments ("dropped from 100 m" read as
 `initial_velocity=100, height=100`), and its first call may take the wrong one of two look-alike
-tools, leaving numbers of the task out. Every graph drops the first kind
-(`without_unfounded_options`); the umi graph tells its caller once about the others
-(`overused_numbers`, `left_out_numbers`). The opposite slip, leaving out an option the task names
-("all the roots" for `root_type`, documented as 'real' or 'all') or a flag it asks for ("including
-human impact" for `include_human_impact`), every graph mends by filling in the named choice or turning
-the flag on, and a quantity copied without its unit ("50mH" as `inductance=50` for a parameter in
-henries) or a percentage as a whole number ("10%" as `discount_rate=10`) by converting it
-(`tinycrew.graphs.units`); `with_stated_values` does these. A US city
-written without the state a parameter documents ("City, ST") gets it (`tinycrew.graphs.places`,
-`with_documented_places`). `grounded_call` does all of it.
+tools, leaving numbers of the task out. `without_unfounded_options` drops the first kind;
+`overused_numbers` and `left_out_numbers` word a message for the others. The opposite slip, leaving out
+an option the task names ("all the roots" for `root_type`, documented as 'real' or 'all') or a flag it
+asks for ("including human impact" for `include_human_impact`), `stated_options` names; a quantity copied
+without its unit ("50mH" as `inductance=50` for a parameter in henries) or a percentage as a whole number
+("10%" as `discount_rate=10`) `stated_quantities` converts (`tinycrew.policies.units`). Each of these
+guesses: it helps on BFCL and can harm an ordinary tool (docs/policies.md), so each is opt-in.
 """
 
 from __future__ import annotations
@@ -22,9 +20,8 @@ import re
 from typing import Any
 
 from tinycrew.agents import CallRecord, PlannedCall
-from tinycrew.agents.compiler_planner import REFERENCE
-from tinycrew.graphs.places import completed_places
-from tinycrew.graphs.units import converted_arguments, name_words, percent_fractions
+from tinycrew.agents.compiler_planner import reference
+from tinycrew.policies.units import converted_arguments, name_words, percent_fractions
 from tinycrew.tools import ToolArgumentError, ToolRegistry
 
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
@@ -51,14 +48,14 @@ def validated_arguments(registry: ToolRegistry, call: PlannedCall) -> dict[str, 
         return None
 
 
-def _parameters(registry: ToolRegistry, name: str) -> dict[str, Any]:
+def parameters_of(registry: ToolRegistry, name: str) -> dict[str, Any]:
     """The tool's parameters JSON schema (an object schema; empty for a tool without parameters)."""
     return registry.get(name).openai_schema()["function"].get("parameters") or {}
 
 
 def required_parameters(registry: ToolRegistry, name: str) -> set[str]:
     """The names of the tool's required parameters, from its JSON schema."""
-    return set(_parameters(registry, name).get("required", []))
+    return set(parameters_of(registry, name).get("required", []))
 
 
 def plain_text(text: str) -> str:
@@ -94,8 +91,8 @@ def said_text(task: str, calls: list[CallRecord]) -> str:
 
 def unfounded_options(registry: ToolRegistry, text: str, call: PlannedCall) -> list[str]:
     """The optional arguments of `call` whose text value `text` (see `said_text`) never says; a `$N`
-    reference to an earlier result counts as said, and so does a one-word value the text asks for in
-    another form of the word (see `names_flag`: 'detailed' for "in detail")."""
+    reference to an earlier result (the whole value) counts as said, and so does a one-word value the
+    text asks for in another form of the word (see `names_flag`: 'detailed' for "in detail")."""
     arguments = validated_arguments(registry, call)
     if arguments is None:
         return []
@@ -105,7 +102,7 @@ def unfounded_options(registry: ToolRegistry, text: str, call: PlannedCall) -> l
         for name, value in arguments.items()
         if name not in required
         and isinstance(value, str)
-        and not REFERENCE.search(value)
+        and reference(value) is None
         and not mentions(plain_text(value), text)
         and not (value.isalpha() and len(value) > _FLAG_STEM and names_flag(text, value))
     ]
@@ -227,7 +224,7 @@ def stated_options(registry: ToolRegistry, task: str, call: PlannedCall) -> dict
     arguments = validated_arguments(registry, call)
     if arguments is None:
         return {}
-    parameters = _parameters(registry, call.name)
+    parameters = parameters_of(registry, call.name)
     required, text = set(parameters.get("required", [])), plain_text(task)
     stated: dict[str, str | bool] = {}
     for name, schema in (parameters.get("properties") or {}).items():
@@ -248,14 +245,14 @@ def stated_options(registry: ToolRegistry, task: str, call: PlannedCall) -> dict
 
 def stated_quantities(registry: ToolRegistry, task: str, call: PlannedCall) -> dict[str, float | int | str]:
     """The quantities of `task` that `call` holds in the wrong unit, or leaves its unit argument out of,
-    in the units the tool documents (see `tinycrew.graphs.units.converted_arguments`): {"inductance":
+    in the units the tool documents (see `tinycrew.policies.units.converted_arguments`): {"inductance":
     0.05} for "inductance of 50mH" and `inductance=50` documented "in henries (H)"; and percentages
-    copied as whole numbers, as fractions (`tinycrew.graphs.units.percent_fractions`). Empty for an
+    copied as whole numbers, as fractions (`tinycrew.policies.units.percent_fractions`). Empty for an
     unknown tool or invalid arguments, which validation answers."""
     arguments = validated_arguments(registry, call)
     if arguments is None:
         return {}
-    parameters = _parameters(registry, call.name)
+    parameters = parameters_of(registry, call.name)
     fractions = percent_fractions(parameters, arguments, task)
     return {**fractions, **converted_arguments(parameters, arguments, task)}
 
@@ -273,33 +270,3 @@ def with_stated_values(
     if not stated:
         return call
     return call.model_copy(update={"arguments": {**call.arguments, **stated}})
-
-
-def with_documented_places(registry: ToolRegistry, task: str, call: PlannedCall) -> PlannedCall:
-    """`call` with each US city it holds in a "City, ST" parameter completed with its state, the one the
-    task writes after the city or else the likeliest (see `tinycrew.graphs.places.completed_places`):
-    `location='Los Angeles'` becomes 'Los Angeles, CA' for "The city and state, e.g. Seattle, WA".
-    Unchanged for an unknown tool or invalid arguments."""
-    arguments = validated_arguments(registry, call)
-    if arguments is None:
-        return call
-    completed = completed_places(_parameters(registry, call.name), arguments, task)
-    if not completed:
-        return call
-    return call.model_copy(update={"arguments": {**call.arguments, **completed}})
-
-
-def grounded_call(
-    registry: ToolRegistry,
-    task: str,
-    call: PlannedCall,
-    calls: list[CallRecord],
-    siblings: list[PlannedCall] | None = None,
-) -> PlannedCall:
-    """`call` with its values checked against the task and the tool's documentation: unfounded options
-    dropped (`without_unfounded_options`), named ones filled in and quantities converted
-    (`with_stated_values`), US cities given their state (`with_documented_places`).
-    `calls` are the run's earlier calls, `siblings` the other calls planned beside this one."""
-    call = without_unfounded_options(registry, task, call, calls)
-    others = [*calls, *(sibling for sibling in siblings or [] if sibling.id != call.id)]
-    return with_documented_places(registry, task, with_stated_values(registry, task, call, others))

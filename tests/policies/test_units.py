@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from tinycrew.agents import PlannedCall
-from tinycrew.graphs.grounding import grounded_call, stated_quantities, with_stated_values
-from tinycrew.graphs.units import (
+from tinycrew.agents import CallRecord, PlannedCall
+from tinycrew.policies import PolicyPipeline
+from tinycrew.policies.grounding import stated_quantities, with_stated_values
+from tinycrew.policies.repairs import REWRITES
+from tinycrew.policies.units import (
     asked_units,
     documented_unit,
     name_words,
@@ -82,6 +84,19 @@ def call(name: str, **arguments: object) -> PlannedCall:
 
 def magnitudes(text: str) -> list[tuple[float, str]]:
     return [(round(quantity.magnitude, 4), str(quantity.units)) for quantity in task_quantities(text)]
+
+
+def repaired(
+    registry: ToolRegistry,
+    task: str,
+    call: PlannedCall,
+    calls: list[CallRecord] | None = None,
+    siblings: list[PlannedCall] | None = None,
+) -> PlannedCall:
+    """`call` as the opt-in rewriting policies leave it (what `grounded_call` did before policies)."""
+    pipeline = PolicyPipeline([rule() for rule in REWRITES])
+    checked = pipeline.check(siblings or [call], registry, task, calls or [])
+    return next(done for done in checked.run if done.id == call.id)
 
 
 def test_task_quantities_read_units_scales_compounds_and_lists() -> None:
@@ -183,7 +198,7 @@ def test_a_unit_argument_is_filled_only_for_the_argument_it_describes() -> None:
 
 def test_every_graph_converts_in_every_call_of_the_tool() -> None:
     wrong = call("resonant_frequency", inductance=50, capacitance=100)
-    grounded = grounded_call(REGISTRY, LC_TASK, wrong, [])
+    grounded = repaired(REGISTRY, LC_TASK, wrong, [])
     assert grounded.arguments == {"inductance": 0.05, "capacitance": 0.0001}
     # a second call that copies the number again converts to the same call: a repeat, not a new part
     sibling = wrong.model_copy(update={"id": 2})

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from tinycrew.agents import CallRecord, PlannedCall
-from tinycrew.graphs.grounding import (
+from tinycrew.policies import PolicyPipeline
+from tinycrew.policies.grounding import (
     ADVICE,
     documented_choices,
-    grounded_call,
     left_out_numbers,
     mentions,
     names_flag,
@@ -19,6 +19,7 @@ from tinycrew.graphs.grounding import (
     with_stated_values,
     without_unfounded_options,
 )
+from tinycrew.policies.repairs import REWRITES
 from tinycrew.tools import ToolRegistry, tool
 
 
@@ -75,6 +76,19 @@ REGISTRY = ToolRegistry([circumference, final_speed, solve_quadratic, forest_gro
 
 def call(name: str, **arguments: object) -> PlannedCall:
     return PlannedCall(id=1, name=name, arguments=arguments)
+
+
+def repaired(
+    registry: ToolRegistry,
+    task: str,
+    call: PlannedCall,
+    calls: list[CallRecord] | None = None,
+    siblings: list[PlannedCall] | None = None,
+) -> PlannedCall:
+    """`call` as the opt-in rewriting policies leave it (what `grounded_call` did before policies)."""
+    pipeline = PolicyPipeline([rule() for rule in REWRITES])
+    checked = pipeline.check(siblings or [call], registry, task, calls or [])
+    return next(done for done in checked.run if done.id == call.id)
 
 
 def test_an_optional_text_value_the_task_never_says_is_dropped() -> None:
@@ -183,10 +197,10 @@ def test_no_option_is_filled_in_when_another_call_of_the_tool_may_own_it() -> No
     task = "Find all the roots of 3x^2 - 11x - 4 and of x^2 - 1."
     first, second = call("solve_quadratic", a=3, b=-11, c=-4), call("solve_quadratic", a=1, b=0, c=-1)
     second = second.model_copy(update={"id": 2})
-    assert grounded_call(REGISTRY, task, first, [], [first, second]) is first
+    assert repaired(REGISTRY, task, first, [], [first, second]) is first
     earlier = CallRecord(id=1, name="solve_quadratic", arguments={"a": 1, "b": 0, "c": -1})
-    assert grounded_call(REGISTRY, task, first, [earlier]) is first
-    assert grounded_call(REGISTRY, task, first, [], [first]).arguments["root_type"] == "all"
+    assert repaired(REGISTRY, task, first, [earlier]) is first
+    assert repaired(REGISTRY, task, first, [], [first]).arguments["root_type"] == "all"
 
 
 def test_no_option_is_filled_in_for_an_unknown_tool_or_invalid_arguments() -> None:
@@ -194,4 +208,4 @@ def test_no_option_is_filled_in_for_an_unknown_tool_or_invalid_arguments() -> No
     assert stated_options(REGISTRY, task, call("solve_quadratic", a="three", b=-11, c=-4)) == {}
     unknown = call("roots", a=3)
     assert stated_options(REGISTRY, task, unknown) == {}
-    assert grounded_call(REGISTRY, task, unknown, []) is unknown
+    assert repaired(REGISTRY, task, unknown, []) is unknown
