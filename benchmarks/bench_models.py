@@ -1,7 +1,11 @@
-"""Decode speed through tinycrew vs raw llama-cpp-python, and warm vs cold tool-prompt TTFT.
+"""Decode speed through tinycrew vs raw llama-cpp-python, extra buffer types off vs on, and warm vs
+cold tool-prompt TTFT.
 
 Both sides run the same GGUF with the same settings and the same prompt tokens, interleaved rep by
-rep so that machine noise hits both alike. Prints medians and the ratios.
+rep so that machine noise hits both alike. Prints medians and the ratios. The raw side loads with the
+extra-buffer-type decision tinycrew made (`tinycrew.models.hardware`), so it cannot take the AMX path
+that crashes; "off vs on" measures what turning the repacking buffers off costs on this CPU (skipped
+where the CPU has AMX, since "on" is the crash).
 Usage: python benchmarks/bench_models.py [--reps 5] [--tokens 128]
 """
 
@@ -14,6 +18,7 @@ import time
 
 from llama_cpp import Llama
 
+from tinycrew.models.hardware import has_amx, model_params_with_extra_bufts
 from tinycrew.models.llama_backend import LlamaCppModel
 from tinycrew.tools.builtin import builtin_tools
 
@@ -62,12 +67,20 @@ def main() -> dict[str, float]:
 
     model = LlamaCppModel(n_ctx=4096)
     threads = model.llama.context_params.n_threads
-    raw = Llama(str(model.path), n_ctx=4096, n_threads=threads, n_batch=512, verbose=False)
+    with model_params_with_extra_bufts(model.extra_bufts):
+        raw = Llama(str(model.path), n_ctx=4096, n_threads=threads, n_batch=512, verbose=False)
     tokens = model.render(STORY)
-    ours, theirs = [], []
+    compare_bufts = not has_amx()
+    if compare_bufts:
+        with_bufts = LlamaCppModel(n_ctx=4096, extra_bufts=True)
+        without_bufts = LlamaCppModel(n_ctx=4096, extra_bufts=False)
+    ours, theirs, off, on = [], [], [], []
     for _ in range(args.reps):
         theirs.append(raw_decode(raw, tokens, args.tokens)[0])
         ours.append(tinycrew_decode(model, args.tokens)[0])
+        if compare_bufts:
+            off.append(tinycrew_decode(without_bufts, args.tokens)[0])
+            on.append(tinycrew_decode(with_bufts, args.tokens)[0])
     tools = builtin_tools().openai_schemas()
     questions = [
         "What is 17 * 23?",
@@ -85,6 +98,10 @@ def main() -> dict[str, float]:
         "decode_tok_s_tinycrew_median": statistics.median(ours),
         "decode_tok_s_raw_median": statistics.median(theirs),
         "decode_ratio": statistics.median(ours) / statistics.median(theirs),
+        "extra_bufts": model.extra_bufts,
+        "decode_tok_s_bufts_off_median": statistics.median(off) if off else None,
+        "decode_tok_s_bufts_on_median": statistics.median(on) if on else None,
+        "bufts_off_on_ratio": statistics.median(off) / statistics.median(on) if on else None,
         "tool_prompt_tokens": prompt_tokens,
         "ttft_cold_ms_median": 1000 * statistics.median(cold),
         "ttft_warm_ms_median": 1000 * statistics.median(warm),
@@ -95,6 +112,15 @@ def main() -> dict[str, float]:
         f"  tinycrew {figures['decode_tok_s_tinycrew_median']:.1f}  raw llama-cpp-python "
         f"{figures['decode_tok_s_raw_median']:.1f}  ratio {figures['decode_ratio']:.3f} (goal >= 0.95)"
     )
+    if compare_bufts:
+        print(
+            f"  extra buffer types (default here: {'on' if model.extra_bufts else 'off'}): off "
+            f"{figures['decode_tok_s_bufts_off_median']:.1f}  "
+            f"on {figures['decode_tok_s_bufts_on_median']:.1f}"
+            f"  ratio off/on {figures['bufts_off_on_ratio']:.3f}"
+        )
+    else:
+        print("  extra buffer types: off (the CPU has AMX; 'on' is the llama.cpp crash, not measured)")
     print(f"time to first token, tool prompt of {prompt_tokens} tokens (median of {len(cold)}):")
     print(
         f"  cold {figures['ttft_cold_ms_median']:.0f} ms  warm prefix {figures['ttft_warm_ms_median']:.0f} ms"

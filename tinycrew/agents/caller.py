@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tinycrew.agents.common import CallRecord, RoleStep, TokenSink, history_text, run_model
-from tinycrew.models import ChatModel
+from tinycrew.agents.common import CallRecord, RoleStep, TokenSink, history_text
+from tinycrew.agents.constrained import run_structured
+from tinycrew.models import ChatModel, ChatResult, ToolCall
 
 SYSTEM = """You are the caller. Write exactly one tool call that does the next step the planner chose.
 Take argument values from the task and from earlier results; do not invent values."""
@@ -32,12 +33,24 @@ async def call_tool(
 ) -> RoleStep:
     """One call to one of `tools`, constrained to their schemas; `parsed` is the `ToolCall`."""
     messages = caller_messages(task, calls, rationale, error)
-    result = await run_model(model, messages, on_token, tools=tools, tool_choice="required", logprobs=True)
-    return RoleStep(
-        role="caller",
-        model=model.name,
-        messages=messages,
+    result, call = await run_structured(
+        "caller",
+        model,
+        messages,
+        _first_call,
+        expected='Write exactly one tool call as JSON: {"name": ..., "arguments": {...}}.',
+        on_token=on_token,
         tools=tools,
-        result=result,
-        parsed=result.tool_calls[0],
+        tool_choice="required",
+        logprobs=True,
     )
+    return RoleStep(
+        role="caller", model=model.name, messages=messages, tools=tools, result=result, parsed=call
+    )
+
+
+def _first_call(result: ChatResult) -> ToolCall:
+    """The call the caller wrote (a grammar guarantees one; free text may hold none)."""
+    if not result.tool_calls:
+        raise ValueError("no tool call in the reply")
+    return result.tool_calls[0]

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from tinycrew.models import ChatModel, ChatResult
+from tinycrew.models.capabilities import capabilities_of
 
 TokenSink = Callable[[str], None]
 
@@ -80,7 +81,10 @@ def tool_catalog(tools: list[dict[str, Any]]) -> str:
 async def run_model(
     model: ChatModel, messages: list[dict[str, Any]], on_token: TokenSink | None = None, **options: Any
 ) -> ChatResult:
-    """Call a model, streaming its tokens to `on_token` when given."""
+    """Call a model, streaming its tokens to `on_token` when given; `logprobs` is asked for only where
+    the backend declares it (see `tinycrew.models.capabilities`)."""
+    if options.get("logprobs") and not capabilities_of(model).logprobs:
+        options = {**options, "logprobs": False}
     if on_token is None:
         return await model.achat(messages, **options)
     result: ChatResult | None = None

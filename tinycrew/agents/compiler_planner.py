@@ -25,6 +25,7 @@ from pydantic import BaseModel, Field
 
 from tinycrew.agents.common import CallRecord, Rewrite, RoleStep, TokenSink, history_text, run_model
 from tinycrew.models import ChatModel
+from tinycrew.models.capabilities import capabilities_of
 
 REFERENCE = re.compile(r"\$(\d+)")
 MAX_CALLS = 8
@@ -300,9 +301,7 @@ async def plan_calls(
     """
     messages = compiler_messages(task, tools, calls, feedback)
     first_id = calls[-1].id + 1 if calls else 1
-    constraint = (
-        {"grammar": plan_grammar(tools, first_id)} if getattr(model, "supports_grammar", False) else {}
-    )
+    constraint = {"grammar": plan_grammar(tools, first_id)} if capabilities_of(model).grammar else {}
     result = await run_model(model, messages, on_token, max_tokens=600, logprobs=True, **constraint)
     plan = parse_plan(result.content, first_id)
     return RoleStep(

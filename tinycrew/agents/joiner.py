@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
-from tinycrew.agents.common import CallRecord, RoleStep, TokenSink, history_text, run_model
+from tinycrew.agents.common import CallRecord, RoleStep, TokenSink, history_text
+from tinycrew.agents.constrained import run_structured
 from tinycrew.models import ChatModel
 
 SYSTEM = """You check whether tool results answer a task. Reply with JSON:
@@ -31,6 +32,17 @@ class JoinDecision(BaseModel):
     action: Literal["finish", "replan"]
 
 
+def parse_join(text: str) -> JoinDecision:
+    """The decision from the JSON the schema guarantees, or from the first JSON object in free text."""
+    start, end = text.find("{"), text.rfind("}")
+    if start < 0 or end < start:
+        raise ValueError("no JSON object")
+    try:
+        return JoinDecision.model_validate(json.loads(text[start : end + 1], strict=False))
+    except (json.JSONDecodeError, ValidationError) as error:
+        raise ValueError(" ".join(str(error).split())[:200]) from None
+
+
 def joiner_messages(task: str, calls: list[CallRecord]) -> list[dict[str, Any]]:
     """The joiner's prompt."""
     user = f"Task: {task}\n\nTool results:\n{history_text(calls)}"
@@ -42,6 +54,15 @@ async def join(
 ) -> RoleStep:
     """Decide finish or replan; `parsed` is a `JoinDecision`."""
     messages = joiner_messages(task, calls)
-    result = await run_model(model, messages, on_token, json_schema=SCHEMA, max_tokens=120, logprobs=True)
-    decision = JoinDecision.model_validate(json.loads(result.content, strict=False))
+    result, decision = await run_structured(
+        "joiner",
+        model,
+        messages,
+        lambda result: parse_join(result.content),
+        expected='Reply with JSON only: {"thought": "...", "action": "finish" or "replan"}.',
+        on_token=on_token,
+        json_schema=SCHEMA,
+        max_tokens=120,
+        logprobs=True,
+    )
     return RoleStep(role="joiner", model=model.name, messages=messages, result=result, parsed=decision)

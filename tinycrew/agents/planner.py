@@ -13,7 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from tinycrew.agents.common import CallRecord, RoleStep, TokenSink, history_text, run_model, tool_catalog
+from tinycrew.agents.common import CallRecord, RoleStep, TokenSink, history_text, tool_catalog
+from tinycrew.agents.constrained import run_structured
 from tinycrew.models import ChatModel
 
 NextRole = Literal["caller", "summarizer", "give_up"]
@@ -26,6 +27,15 @@ Reason: <one short sentence>
 Never call a tool again with the same values: its result is already listed."""
 
 _PARSE = re.compile(r"Next: (?:call (?P<tool>\S+)|(?P<other>answer|give_up))\nReason: (?P<reason>.*)", re.S)
+_LENIENT = re.compile(
+    r"next\s*:\s*\**\s*(?:call\s+(?P<tool>\S+)|(?P<other>answer|give_up))[^\w\n]*(?:\n.*?reason\s*:\s*(?P<reason>.*))?",
+    re.S | re.I,
+)
+
+
+EXPECTED = (
+    "Reply in two lines: 'Next: call <tool>' (or 'Next: answer' / 'Next: give_up'), then 'Reason: ...'."
+)
 
 
 class PlannerDecision(BaseModel):
@@ -54,15 +64,38 @@ def planner_messages(task: str, tools: list[dict[str, Any]], calls: list[CallRec
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
 
 
-def parse_decision(text: str) -> PlannerDecision:
-    """Read the two lines; the grammar guarantees their shape."""
-    match = _PARSE.search(text)
+def planner_schema(tool_names: list[str], first_step: bool) -> dict[str, Any]:
+    """The decision as a JSON-schema constraint, for backends that take no grammar."""
+    choices = [f"call {name}" for name in tool_names] + (["give_up"] if first_step else ["answer", "give_up"])
+    return {
+        "type": "object",
+        "properties": {"next": {"enum": choices}, "reason": {"type": "string", "maxLength": 160}},
+        "required": ["next", "reason"],
+        "additionalProperties": False,
+    }
+
+
+def parse_decision(text: str, tool_names: list[str] | None = None) -> PlannerDecision:
+    """Read the decision: the two lines the grammar guarantees, the JSON object the schema does, or the
+    same two lines in free text (case and spacing aside). With `tool_names`, a call must name one."""
+    stripped = text.strip()
+    if stripped.startswith("{"):
+        try:
+            value = json.loads(stripped, strict=False)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"not valid JSON: {error}") from None
+        stripped = f"Next: {value.get('next', '')}\nReason: {value.get('reason', '')}"
+    match = _PARSE.search(stripped) or _LENIENT.search(stripped)
     if match is None:
-        raise ValueError(f"planner output has no decision: {text!r}")
+        raise ValueError("no 'Next: call <tool> | answer | give_up' line")
+    reason = (match["reason"] or "").strip()
     if match["tool"]:
-        return PlannerDecision(next="caller", tool=match["tool"], rationale=match["reason"].strip())
-    role = "summarizer" if match["other"] == "answer" else "give_up"
-    return PlannerDecision(next=role, rationale=match["reason"].strip())
+        tool = match["tool"].strip("`'\".,()")
+        if tool_names is not None and tool not in tool_names:
+            raise ValueError(f"{tool!r} is not one of the tools ({', '.join(tool_names)})")
+        return PlannerDecision(next="caller", tool=tool, rationale=reason)
+    role = "summarizer" if match["other"].lower() == "answer" else "give_up"
+    return PlannerDecision(next=role, rationale=reason)
 
 
 async def plan_next(
@@ -75,12 +108,16 @@ async def plan_next(
     """Ask the planner what to do next; `parsed` is a `PlannerDecision`."""
     messages = planner_messages(task, tools, calls)
     names = [tool.get("function", tool)["name"] for tool in tools]
-    grammar = planner_grammar(names, first_step=not calls)
-    result = await run_model(model, messages, on_token, grammar=grammar, max_tokens=80, logprobs=True)
-    return RoleStep(
-        role="planner",
-        model=model.name,
-        messages=messages,
-        result=result,
-        parsed=parse_decision(result.content),
+    result, decision = await run_structured(
+        "planner",
+        model,
+        messages,
+        lambda result: parse_decision(result.content, names),
+        expected=EXPECTED,
+        on_token=on_token,
+        grammar=planner_grammar(names, first_step=not calls),
+        json_schema=planner_schema(names, first_step=not calls),
+        max_tokens=80,
+        logprobs=True,
     )
+    return RoleStep(role="planner", model=model.name, messages=messages, result=result, parsed=decision)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
-from typing import Any, Literal
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Iterator, Sequence
+from typing import Any, Literal, TypeVar
 
 from langgraph.types import Command
 from pydantic import BaseModel, Field
@@ -18,12 +19,21 @@ from tinycrew.graphs.react import build_react
 from tinycrew.graphs.state import MIN_TOOL_SIMILARITY, GraphContext, Limits
 from tinycrew.graphs.umi import build_umi
 from tinycrew.models import ChatModel, ModelSpec, load_model
+from tinycrew.models.capabilities import MissingCapabilityError, capabilities_of
 from tinycrew.policies import CallPolicy, PolicyPipeline, default_policies
 from tinycrew.tools import Tool, ToolRegistry
 
 GraphName = Literal["umi", "compiler", "react"]
 BUILDERS = {"umi": build_umi, "compiler": build_compiler, "react": build_react}
 ModelRef = ChatModel | ModelSpec | str | None
+T = TypeVar("T")
+
+
+CONSTRAINED_NEEDS: dict[str, dict[str, tuple[str, ...]]] = {
+    "umi": {"planner": ("grammar", "json_schema"), "caller": ("constrained_tools",)},
+    "compiler": {"planner": ("grammar",), "joiner": ("grammar", "json_schema")},
+}
+"""What `Agent(constrained=True)` needs of each role's model: any one of the listed capabilities."""
 
 
 class RunResult(BaseModel):
@@ -45,6 +55,34 @@ def _registry(tools: ToolRegistry | Iterable[Tool | Callable[..., Any]]) -> Tool
     return tools if isinstance(tools, ToolRegistry) else ToolRegistry(tools)
 
 
+def _check_constrained(graph: str, models: dict[str, ChatModel]) -> None:
+    """Refuse, before any run, a role whose model cannot constrain its output (`constrained=True`)."""
+    if graph not in CONSTRAINED_NEEDS:
+        raise ValueError(f"constrained=True is not available for the {graph} graph: it reads free text")
+    for role, needs in CONSTRAINED_NEEDS[graph].items():
+        model = models.get(role) or models["default"]
+        if not any(getattr(capabilities_of(model), need) for need in needs):
+            why = "constrained=True needs so that every output parses"
+            raise MissingCapabilityError(role, model.name, " or ".join(needs), why)
+
+
+def _loop_running() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def _run_blocking(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run `coroutine` to the end from sync code, also inside a running event loop (Jupyter, a FastAPI
+    handler): there it runs on a fresh loop in a worker thread while this thread waits."""
+    if not _loop_running():
+        return asyncio.run(coroutine)
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="tinycrew-run") as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 class Agent:
     """Small models in narrow roles, composed by LangGraph.
 
@@ -61,6 +99,10 @@ class Agent:
     `tinycrew.graphs.state.MIN_TOOL_SIMILARITY`); None offers every tool retrieval picks.
     `policies` check or change each planned call before it runs (`tinycrew.policies`); None runs the
     lossless defaults (schema coercion, loop protection), and every change is recorded on the call.
+    Every role runs on every backend, under the strongest constraint its model supports (see
+    `tinycrew.models.capabilities`); `constrained=True` refuses, here, a model that cannot constrain
+    a role's output, so that every output parses. `run`, `resume` and `stream` also work inside a
+    running event loop (Jupyter, a FastAPI handler).
     """
 
     def __init__(
@@ -78,6 +120,7 @@ class Agent:
         limits: Limits | None = None,
         answer: bool = True,
         policies: Sequence[CallPolicy] | None = None,
+        constrained: bool = False,
     ) -> None:
         if graph not in BUILDERS:
             raise ValueError(f"unknown graph {graph!r}: choose one of {', '.join(BUILDERS)}")
@@ -86,6 +129,8 @@ class Agent:
         bindings = dict(models) if isinstance(models, dict) else {"default": models}
         bindings.setdefault("default", None)
         self.models = {role: load_model(ref) for role, ref in bindings.items()}
+        if constrained:
+            _check_constrained(graph, self.models)
         if retriever is None and (len(self.registry) > top_k or min_similarity is not None):
             from tinycrew.retrieval import ToolRetriever
 
@@ -171,8 +216,8 @@ class Agent:
         return await self._last(self._drive(payload, run_id, False))
 
     def run(self, task: str, run_id: str | None = None) -> RunResult:
-        """Blocking `arun`."""
-        return asyncio.run(self.arun(task, run_id))
+        """Blocking `arun`; inside a running event loop it runs on a worker thread."""
+        return _run_blocking(self.arun(task, run_id))
 
     async def aresume(self, run_id: str, decision: Any = None) -> RunResult:
         """Continue a run: after an approval interrupt pass "approve" or "reject"; after a crash, nothing."""
@@ -180,8 +225,8 @@ class Agent:
         return await self._last(self._drive(payload, run_id, False))
 
     def resume(self, run_id: str, decision: Any = None) -> RunResult:
-        """Blocking `aresume`."""
-        return asyncio.run(self.aresume(run_id, decision))
+        """Blocking `aresume`; inside a running event loop it runs on a worker thread."""
+        return _run_blocking(self.aresume(run_id, decision))
 
     async def astream(
         self, task: str, run_id: str | None = None, tokens: bool = True
@@ -192,18 +237,28 @@ class Agent:
             yield event
 
     def stream(self, task: str, run_id: str | None = None, tokens: bool = True) -> Iterator[tuple[str, Any]]:
-        """Blocking `astream`, driven on a private event loop."""
+        """Blocking `astream`, driven on a private event loop (on a worker thread when this thread
+        already runs one)."""
         loop = asyncio.new_event_loop()
+        pool = concurrent.futures.ThreadPoolExecutor(1, "tinycrew-stream") if _loop_running() else None
+
+        def drive(awaitable: Awaitable[T]) -> T:
+            if pool is None:
+                return loop.run_until_complete(awaitable)
+            return pool.submit(loop.run_until_complete, awaitable).result()
+
         events = self.astream(task, run_id, tokens)
         try:
             while True:
                 try:
-                    yield loop.run_until_complete(events.__anext__())
+                    yield drive(events.__anext__())
                 except StopAsyncIteration:
                     return
         finally:
-            loop.run_until_complete(events.aclose())
+            drive(events.aclose())
             loop.close()
+            if pool is not None:
+                pool.shutdown()
 
     @staticmethod
     async def _last(events: AsyncIterator[tuple[str, Any]]) -> RunResult:

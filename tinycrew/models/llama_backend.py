@@ -20,7 +20,9 @@ from typing import Any
 import numpy as np
 
 from tinycrew.models.base import BlockingChatModel
+from tinycrew.models.capabilities import Capabilities
 from tinycrew.models.grammar import grammar_for_schema, grammar_from_gbnf, tool_call_schema
+from tinycrew.models.hardware import extra_buffer_types, model_params_with_extra_bufts
 from tinycrew.models.registry import ensure_local, get_spec
 from tinycrew.models.spec import ModelSpec
 from tinycrew.models.toolcall_parsing import parse_tool_calls
@@ -57,25 +59,20 @@ _LOADED: dict[tuple[Any, ...], _Loaded] = {}
 _LOADED_LOCK = threading.Lock()
 
 
-def _load(path: Path, n_ctx: int, n_gpu_layers: int, n_threads: int, lora_path: str | None) -> _Loaded:
+def _load(
+    path: Path, n_ctx: int, n_gpu_layers: int, n_threads: int, lora_path: str | None, extra_bufts: bool
+) -> _Loaded:
     """Load once per (file, settings) and keep it for the life of the process."""
-    key = (str(path), n_ctx, n_gpu_layers, n_threads, lora_path)
+    key = (str(path), n_ctx, n_gpu_layers, n_threads, lora_path, extra_bufts)
     with _LOADED_LOCK:
         if key not in _LOADED:
             from llama_cpp import Llama
             from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
-            llama = Llama(
-                model_path=str(path),
-                n_ctx=n_ctx,
-                n_gpu_layers=n_gpu_layers,
-                n_threads=n_threads,
-                n_threads_batch=n_threads,  # llama-cpp-python's default is every core, whatever n_threads
-                n_batch=512,
-                lora_path=lora_path,
-                verbose=False,
-            )
+            with model_params_with_extra_bufts(extra_bufts):
+                llama = _new_llama(Llama, path, n_ctx, n_gpu_layers, n_threads, lora_path)
             template = llama.metadata.get("tokenizer.chat_template")
+
             if not template:
                 raise ValueError(f"{path.name} has no chat template; give ModelSpec.chat_format")
             eos = llama._model.token_get_text(llama.token_eos())
@@ -83,6 +80,21 @@ def _load(path: Path, n_ctx: int, n_gpu_layers: int, n_threads: int, lora_path: 
             formatter = Jinja2ChatFormatter(template, eos_token=eos, bos_token=bos)
             _LOADED[key] = _Loaded(llama=llama, formatter=formatter)
         return _LOADED[key]
+
+
+def _new_llama(
+    llama_class: Any, path: Path, n_ctx: int, n_gpu_layers: int, n_threads: int, lora_path: str | None
+) -> Any:
+    return llama_class(
+        model_path=str(path),
+        n_ctx=n_ctx,
+        n_gpu_layers=n_gpu_layers,
+        n_threads=n_threads,
+        n_threads_batch=n_threads,  # llama-cpp-python's default is every core, whatever n_threads
+        n_batch=512,
+        lora_path=lora_path,
+        verbose=False,
+    )
 
 
 class _LogprobRecorder:
@@ -112,10 +124,14 @@ class LlamaCppModel(BlockingChatModel):
 
     Example: `LlamaCppModel("qwen2.5-coder-0.5b-instruct-q4_k_m").chat([{"role": "user", "content": "hi"}])`.
     `n_gpu_layers=-1` offloads everything to CUDA/Metal when llama-cpp-python was built with it.
+    `extra_bufts` turns llama.cpp's weight-repacking buffer types on or off; None decides by the CPU
+    (off where it has AMX, see `tinycrew.models.hardware`).
     """
 
-    supports_grammar = True
-    """Roles may pass a GBNF `grammar=` (other backends only take `json_schema=`)."""
+    capabilities = Capabilities(
+        grammar=True, json_schema=True, tools=True, constrained_tools=True, logprobs=True, adapters=True
+    )
+    """Everything: GBNF and JSON-schema constrained decoding, tool calls under a grammar, logprobs, LoRA."""
 
     def __init__(
         self,
@@ -126,12 +142,17 @@ class LlamaCppModel(BlockingChatModel):
         n_threads: int | None = None,
         lora_path: str | None = None,
         state_cache_bytes: int = 0,
+        extra_bufts: bool | None = None,
     ) -> None:
         self.spec = get_spec(spec)
         self.name = self.spec.name if lora_path is None else f"{self.spec.name}+{Path(lora_path).stem}"
         self.path = ensure_local(self.spec)
         threads = n_threads or int(os.environ.get("TINYCREW_THREADS", "0")) or len(os.sched_getaffinity(0))
-        self._loaded = _load(self.path, n_ctx or self.spec.context_length, n_gpu_layers, threads, lora_path)
+        if extra_bufts is None:
+            extra_bufts, _ = extra_buffer_types()
+        self.extra_bufts = extra_bufts
+        context = n_ctx or self.spec.context_length
+        self._loaded = _load(self.path, context, n_gpu_layers, threads, lora_path, extra_bufts)
         if state_cache_bytes and self._loaded.llama.cache is None:
             from llama_cpp import LlamaRAMCache
 

@@ -6,7 +6,7 @@ import json
 import os
 import time
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from typing import Any, Literal
 
 import openai
 from tenacity import (
@@ -18,6 +18,8 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from tinycrew.models.capabilities import Capabilities
+from tinycrew.models.grammar import tool_call_schema
 from tinycrew.models.toolcall_parsing import parse_tool_calls
 from tinycrew.models.types import (
     ChatResult,
@@ -46,11 +48,27 @@ def _is_retryable(error: BaseException) -> bool:
     return isinstance(error, openai.APIStatusError) and error.status_code >= 500
 
 
+Dialect = Literal["openai", "llama.cpp"]
+"""How a server takes constraints. "openai": `response_format` json_schema and native tools (OpenAI,
+vLLM, Ollama). "llama.cpp": a GBNF `grammar` field, `response_format` json_object with a schema, and a
+tool call decoded under its schema (llama.cpp's server and `python -m llama_cpp.server`)."""
+
+DIALECT_CAPABILITIES: dict[str, Capabilities] = {
+    "openai": Capabilities(json_schema=True, tools=True, logprobs=True),
+    "llama.cpp": Capabilities(
+        grammar=True, json_schema=True, tools=True, constrained_tools=True, logprobs=True
+    ),
+}
+
+
 class OpenAIChatModel:
     """Chat through the official `openai` client with tenacity retries (exponential backoff + jitter).
 
     Example: `OpenAIChatModel("gpt-4o-mini", base_url="https://api.openai.com/v1")`; the key comes
-    from `api_key` or the environment variable named by `api_key_env`.
+    from `api_key` or the environment variable named by `api_key_env`. For a llama.cpp server,
+    `OpenAIChatModel("qwen", base_url="http://127.0.0.1:8080/v1", dialect="llama.cpp")` sends GBNF
+    grammars and schema-constrained tool calls, so every role runs as constrained as in-process.
+    `capabilities` overrides what the dialect declares (say, a server without logprobs).
     """
 
     def __init__(
@@ -63,8 +81,14 @@ class OpenAIChatModel:
         max_attempts: int = 4,
         backoff_initial: float = 0.5,
         backoff_max: float = 8.0,
+        dialect: Dialect = "openai",
+        capabilities: Capabilities | None = None,
     ) -> None:
+        if dialect not in DIALECT_CAPABILITIES:
+            raise ValueError(f"unknown dialect {dialect!r}: choose one of {', '.join(DIALECT_CAPABILITIES)}")
         self.name = model
+        self.dialect = dialect
+        self.capabilities = capabilities or DIALECT_CAPABILITIES[dialect]
         key = api_key or os.environ.get(api_key_env) or "not-needed"
         options = {"base_url": base_url, "api_key": key, "timeout": timeout, "max_retries": 0}
         self._client = openai.OpenAI(**options)
@@ -89,8 +113,11 @@ class OpenAIChatModel:
         stop: list[str] | None = None,
         logprobs: bool = False,
     ) -> dict[str, Any]:
-        if grammar is not None:
-            raise ValueError("a GBNF grammar needs the llama.cpp backend; use json_schema here")
+        if grammar is not None and not self.capabilities.grammar:
+            raise ValueError(
+                f"model {self.name!r} ({self.dialect} dialect) takes no GBNF grammar; use json_schema, "
+                'or dialect="llama.cpp" for a llama.cpp server'
+            )
         request: dict[str, Any] = {"model": self.name, "messages": messages}
         if tools:
             request["tools"] = tools
@@ -98,7 +125,17 @@ class OpenAIChatModel:
                 request["tool_choice"] = tool_choice
             else:
                 request["tool_choice"] = {"type": "function", "function": {"name": tool_choice}}
-        if json_schema is not None:
+            if self.dialect == "llama.cpp" and tool_choice not in ("auto", "none"):
+                # the server's own tool_choice handling is unconstrained for "required": decode the
+                # call under its schema instead, and read it back from the content
+                chosen = [t for t in tools if (t.get("function") or t)["name"] == tool_choice] or tools
+                request["tool_choice"] = "auto"
+                json_schema = tool_call_schema(chosen)
+        if grammar is not None:
+            request["extra_body"] = {"grammar": grammar}
+        elif json_schema is not None and self.dialect == "llama.cpp":
+            request["response_format"] = {"type": "json_object", "schema": json_schema}
+        elif json_schema is not None:
             request["response_format"] = {
                 "type": "json_schema",
                 "json_schema": {"name": "response", "schema": json_schema},
@@ -188,12 +225,16 @@ class OpenAIChatModel:
                     events = self._client.chat.completions.create(**request)
         except (RetryError, openai.APIError) as error:
             raise self._unavailable(error) from error
+        calls: dict[int, dict[str, str]] = {}
         for event in events:
-            if event.choices and (delta := event.choices[0].delta.content):
+            if not event.choices:
+                continue
+            _collect_call_deltas(calls, event.choices[0].delta.tool_calls)
+            if delta := event.choices[0].delta.content:
                 first = first or time.perf_counter()
                 pieces.append(delta)
                 yield StreamChunk(delta=delta)
-        yield StreamChunk(result=self._streamed_result("".join(pieces), started, first, tools))
+        yield StreamChunk(result=self._streamed_result("".join(pieces), started, first, tools, calls))
 
     async def astream(
         self, messages: list[Message], tools: list[dict[str, Any]] | None = None, **kwargs: Any
@@ -207,23 +248,49 @@ class OpenAIChatModel:
                     events = await self._aclient.chat.completions.create(**request)
         except (RetryError, openai.APIError) as error:
             raise self._unavailable(error) from error
+        calls: dict[int, dict[str, str]] = {}
         async for event in events:
-            if event.choices and (delta := event.choices[0].delta.content):
+            if not event.choices:
+                continue
+            _collect_call_deltas(calls, event.choices[0].delta.tool_calls)
+            if delta := event.choices[0].delta.content:
                 first = first or time.perf_counter()
                 pieces.append(delta)
                 yield StreamChunk(delta=delta)
-        yield StreamChunk(result=self._streamed_result("".join(pieces), started, first, tools))
+        yield StreamChunk(result=self._streamed_result("".join(pieces), started, first, tools, calls))
 
     def _streamed_result(
-        self, text: str, started: float, first: float | None, tools: list[dict[str, Any]] | None
+        self,
+        text: str,
+        started: float,
+        first: float | None,
+        tools: list[dict[str, Any]] | None,
+        streamed_calls: dict[int, dict[str, str]],
     ) -> ChatResult:
         now = time.perf_counter()
+        calls = [
+            ToolCall(id=call["id"] or f"call_{index}", name=call["name"], arguments=_loads(call["arguments"]))
+            for index, call in sorted(streamed_calls.items())
+        ]
+        if not calls and tools:
+            calls = parse_tool_calls(text, _names(tools))
         return ChatResult(
             model=self.name,
             content=text,
-            tool_calls=parse_tool_calls(text, _names(tools)) if tools else [],
+            tool_calls=calls,
+            finish_reason="tool_calls" if calls else "stop",
             timings=Timings(ttft_s=(first or now) - started, total_s=now - started),
         )
+
+
+def _collect_call_deltas(calls: dict[int, dict[str, str]], deltas: Any) -> None:
+    """Merge streamed tool-call fragments (OpenAI sends the id and name once, the arguments in pieces)."""
+    for delta in deltas or []:
+        call = calls.setdefault(delta.index, {"id": "", "name": "", "arguments": ""})
+        call["id"] = delta.id or call["id"]
+        if delta.function is not None:
+            call["name"] = delta.function.name or call["name"]
+            call["arguments"] += delta.function.arguments or ""
 
 
 def _names(tools: list[dict[str, Any]] | None) -> set[str]:

@@ -12,19 +12,24 @@ from collections.abc import Iterator
 from typing import Any
 
 from tinycrew.models.base import BlockingChatModel
+from tinycrew.models.capabilities import Capabilities
 from tinycrew.models.registry import ensure_local, get_spec
 from tinycrew.models.spec import ModelSpec
 from tinycrew.models.toolcall_parsing import parse_tool_calls
-from tinycrew.models.types import ChatResult, Message, StreamChunk, Timings, ToolChoice, Usage
+from tinycrew.models.types import ChatResult, Message, StreamChunk, Timings, TokenLogprob, ToolChoice, Usage
 
 
 class TransformersChatModel(BlockingChatModel):
     """Chat through `transformers` generate with the tokenizer's chat template (tools included).
 
     Constrained decoding (grammars, JSON schemas) is a llama.cpp feature: asking for it here raises
-    ValueError rather than silently returning unconstrained text.
+    ValueError rather than silently returning unconstrained text; roles see that in `capabilities` and
+    fall back to lenient parsing with a validation retry. `tool_choice="required"` (or a tool's name)
+    offers only the chosen tools and reads the call from the text, without a guarantee that one parses.
     Example: `TransformersChatModel.from_gguf("qwen2.5-coder-0.5b-instruct-q4_k_m").chat(messages)`.
     """
+
+    capabilities = Capabilities(tools=True, logprobs=True)
 
     def __init__(self, model: Any, tokenizer: Any, name: str) -> None:
         self.model, self.tokenizer, self.name = model, tokenizer, name
@@ -77,19 +82,24 @@ class TransformersChatModel(BlockingChatModel):
         logprobs: bool = False,
     ) -> Iterator[StreamChunk]:
         """Text deltas from a TextIteratorStreamer; the last chunk carries the result."""
-        if json_schema is not None or grammar is not None or tool_choice not in ("auto", "none"):
+        if json_schema is not None or grammar is not None:
             raise ValueError("constrained decoding needs the llama.cpp backend (LlamaCppModel)")
-        if logprobs:
-            raise ValueError("token logprobs need the llama.cpp or OpenAI-compatible backend")
         from transformers import TextIteratorStreamer
 
+        if tools and tool_choice not in ("auto", "none", "required"):
+            tools = [t for t in tools if (t.get("function") or t)["name"] == tool_choice] or tools
         inputs = self._prompt(messages, tools if tool_choice != "none" else None)
         streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
         sampling = {"do_sample": True, "temperature": temperature} if temperature else {"do_sample": False}
         options = dict(inputs, streamer=streamer, max_new_tokens=max_tokens or 512, **sampling)
+        if logprobs:
+            options |= {"output_scores": True, "return_dict_in_generate": True}
+        generated: list[Any] = []
         with self._lock:
             started, first, pieces = time.perf_counter(), None, []
-            worker = threading.Thread(target=self.model.generate, kwargs=options, daemon=True)
+            worker = threading.Thread(
+                target=lambda: generated.append(self.model.generate(**options)), daemon=True
+            )
             worker.start()
             for piece in streamer:
                 if piece:
@@ -112,5 +122,17 @@ class TransformersChatModel(BlockingChatModel):
                 finish_reason="tool_calls" if calls else "stop",
                 usage=Usage(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens),
                 timings=Timings(ttft_s=(first or now) - started, total_s=now - started),
+                logprobs=self._logprobs(generated[0], prompt_tokens) if logprobs and generated else None,
             )
         )
+
+    def _logprobs(self, output: Any, prompt_tokens: int) -> list[TokenLogprob]:
+        """The log-probability of each generated token, from the scores `generate` returned."""
+        import torch
+
+        tokens = output.sequences[0, prompt_tokens:]
+        picked = []
+        for token, scores in zip(tokens.tolist(), output.scores, strict=False):
+            logprob = torch.log_softmax(scores[0].float(), dim=-1)[token].item()
+            picked.append(TokenLogprob(token=self.tokenizer.decode([token]), logprob=logprob))
+        return picked
