@@ -71,7 +71,7 @@ def test_cli_list_and_pull() -> None:
     assert pulled.exit_code == 0, pulled.output
     assert "sha256 verified" in pulled.output
     missing = runner.invoke(app, ["models", "pull", "nope"])
-    assert missing.exit_code == 1 and "unknown model" in missing.output
+    assert missing.exit_code == 2 and "unknown model" in missing.output
 
 
 def test_cli_info_reads_gguf_metadata() -> None:

@@ -46,7 +46,7 @@ def test_show_prints_steps_and_messages(store_path: str) -> None:
         assert text in result.output
     assert "You are the caller." in result.output  # --messages prints the prompts
     missing = runner.invoke(app, ["show", "nope", "--store", store_path], env=WIDE)
-    assert missing.exit_code == 1 and "no run 'nope' in" in missing.output
+    assert missing.exit_code == 2 and "no run 'nope' in" in missing.output
 
 
 def test_recorded_text_is_not_taken_for_markup(tmp_path: Path, record_run: Callable[..., Any]) -> None:

@@ -1,4 +1,8 @@
-"""The `tinycrew` command line: one typer app, one module per command group."""
+"""The `tinycrew` command line: one typer app, one module per command group.
+
+Errors are mapped in one place, `tinycrew.cli.errors.GuardedGroup`: a user mistake prints one
+`error: ... — fix: ...` line with exit status 2; `tinycrew --debug ...` shows the traceback instead.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +11,32 @@ import typer
 from tinycrew.cli import eval as eval_commands
 from tinycrew.cli import models as models_commands
 from tinycrew.cli import traj as traj_commands
+from tinycrew.cli.doctor import doctor_command
+from tinycrew.cli.errors import GuardedGroup
 from tinycrew.cli.run import run_command
 
-app = typer.Typer(help="tinycrew: small local models in narrow roles, composed into tool-calling agents.")
+app = typer.Typer(
+    cls=GuardedGroup,
+    help="tinycrew: small local models in narrow roles, composed into tool-calling agents.",
+    pretty_exceptions_show_locals=False,
+)
 app.add_typer(models_commands.app, name="models")
 app.add_typer(traj_commands.app, name="traj")
 app.add_typer(eval_commands.app, name="eval")
 app.command("run")(run_command)
+app.command("doctor")(doctor_command)
+
+
+@app.callback()
+def root(
+    debug: bool = typer.Option(
+        False, "--debug", envvar="TINYCREW_DEBUG", help="Show the full traceback of any error."
+    ),
+) -> None:
+    """tinycrew: small local models in narrow roles, composed into tool-calling agents.
+
+    Example: `tinycrew --debug run --graph umi "What is 17 times 23?"`
+    """
 
 
 def main() -> None:

@@ -14,6 +14,8 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="Evaluate models and graphs: BFCL accuracy tables and plots.", no_args_is_help=True)
 console = Console()
+NARROW = 140
+"""Below this many columns the BFCL table turns: a column per mode, a row per category."""
 
 
 def _print_table(report: BfclReport) -> None:
@@ -22,10 +24,17 @@ def _print_table(report: BfclReport) -> None:
 
     header, rows = table_rows(report)
     table = Table(title=describe(report))
-    for index, name in enumerate(header):
-        table.add_column(name, justify="left" if index == 0 else "right")
-    for row in rows:
-        table.add_row(*row)
+    if console.width < NARROW:  # one column per mode, one row per category: fits 80 columns
+        table.add_column("", no_wrap=True)
+        for row in rows:
+            table.add_column(row[0], justify="right")
+        for index, name in enumerate(header[1:], start=1):
+            table.add_row(name, *(row[index].replace(" (", "\n(") for row in rows))
+    else:
+        for index, name in enumerate(header):
+            table.add_column(name, justify="left" if index == 0 else "right")
+        for row in rows:
+            table.add_row(*row)
     console.print(table)
 
 

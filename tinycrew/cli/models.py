@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from tinycrew.cli.errors import UserError
 from tinycrew.models.registry import (
     ModelNotAvailableError,
     ensure_local,
@@ -14,13 +16,25 @@ from tinycrew.models.registry import (
     local_path,
     model_state,
 )
+from tinycrew.models.spec import ModelSpec
 
 app = typer.Typer(help="List, assemble and inspect the packaged models.")
 console = Console()
 
 
+NARROW = 110
+"""Below this many columns `models list` puts each description under the model's name."""
+
+
 def _size(size: int | None) -> str:
     return f"{size / 1e6:,.0f} MB" if size else "?"
+
+
+def _spec(name: str) -> ModelSpec:
+    try:
+        return get_spec(name)
+    except KeyError as error:
+        raise UserError(error.args[0], fix="`tinycrew models list` shows the packaged names") from error
 
 
 @app.command("list")
@@ -29,14 +43,25 @@ def list_command() -> None:
 
     Example: `tinycrew models list`
     """
+    narrow = console.width < NARROW
+    specs = list_models()
+    name_width = max((len(spec.name) for spec in specs), default=20)
     table = Table(title="packaged models")
-    table.add_column("name", no_wrap=True)
-    for column in ("size", "quant", "state", "description"):
-        table.add_column(column)
-    for spec in list_models():
-        table.add_row(
-            spec.name, _size(spec.size_bytes), spec.quantization, model_state(spec), spec.description
-        )
+    if narrow:  # the description wraps under the name, in the name's width
+        table.add_column("name / description", overflow="fold", max_width=name_width)
+    else:
+        table.add_column("name", no_wrap=True)
+    table.add_column("size", justify="right", no_wrap=True, min_width=8)
+    table.add_column("quant", no_wrap=True, min_width=6)
+    table.add_column("state", no_wrap=True, min_width=9)
+    if not narrow:
+        table.add_column("description", ratio=1)
+    for spec in specs:
+        row = [_size(spec.size_bytes), spec.quantization or "", str(model_state(spec))]
+        if narrow:
+            table.add_row(f"{escape(spec.name)}\n[dim]{escape(spec.description or '')}[/dim]", *row)
+        else:
+            table.add_row(escape(spec.name), *row, escape(spec.description or ""))
     console.print(table)
 
 
@@ -46,12 +71,11 @@ def pull_command(name: str = typer.Argument(..., help="packaged model name")) ->
 
     Example: `tinycrew models pull qwen2.5-coder-0.5b-instruct-q4_k_m`
     """
+    spec = _spec(name)
     try:
-        spec = get_spec(name)
         path = ensure_local(spec, show_progress=True)
-    except (KeyError, ModelNotAvailableError) as error:
-        console.print(f"[red]error:[/red] {error.args[0]}")
-        raise typer.Exit(1) from error
+    except ModelNotAvailableError as error:
+        raise UserError(str(error)) from error
     console.print(f"{spec.name}: sha256 verified ({spec.sha256}) -> {path}")
 
 
@@ -61,11 +85,7 @@ def info_command(name: str = typer.Argument(..., help="packaged model name or .g
 
     Example: `tinycrew models info qwen2.5-coder-0.5b-instruct-q4_k_m`
     """
-    try:
-        spec = get_spec(name)
-    except KeyError as error:
-        console.print(f"[red]error:[/red] {error.args[0]}")
-        raise typer.Exit(1) from error
+    spec = _spec(name)
     console.print_json(spec.model_dump_json())
     path = local_path(spec)
     console.print(f"state: {model_state(spec)}  path: {path}")

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+
+from tinycrew.cli.errors import UserError
+
+if TYPE_CHECKING:
+    from tinycrew.graphs import RunResult
 
 console = Console()
 
@@ -34,6 +40,55 @@ def _show_update(node: str, changes: dict[str, Any]) -> None:
         console.print(f"[cyan]joiner[/cyan] -> {'replan' if changes['next'] == 'planner' else 'finish'}")
 
 
+def check_graph(graph: str) -> None:
+    """Refuse an unknown graph name before any model is loaded.
+
+    Example: `check_graph("umi")` returns; `check_graph("nope")` raises UserError naming the graphs.
+    """
+    from tinycrew.graphs.agent import BUILDERS
+
+    if graph not in BUILDERS:
+        raise UserError(f"unknown graph {graph!r}", fix=f"use --graph {' | '.join(BUILDERS)}")
+
+
+def check_model(model: str | None, option: str) -> None:
+    """Refuse an unknown model name or a .gguf path that is not a file, before anything is loaded.
+
+    Example: `check_model("/missing.gguf", "--model")` raises UserError("model file /missing.gguf ...").
+    """
+    from tinycrew.models import PathSource, get_spec
+
+    try:
+        spec = get_spec(model)
+    except KeyError as error:
+        raise UserError(f"{option}: {error.args[0]}", fix="`tinycrew models list` shows the names") from error
+    if isinstance(spec.source, PathSource) and not spec.source.path.is_file():
+        raise UserError(
+            f"{option}: model file {spec.source.path} does not exist",
+            fix="give the path of a .gguf file, or a packaged name (`tinycrew models list`)",
+        )
+
+
+def usage_table(result: RunResult) -> Table:
+    """What each model of a run cost, in a table that fits 80 columns (a model name is never cut).
+
+    Example: `Console().print(usage_table(agent.run("What is 17 times 23?")))`
+    """
+    table = Table(title=f"run {result.run_id} ({result.outcome}, {len(result.calls)} tool calls)")
+    table.add_column("model", no_wrap=True, min_width=min(40, max((len(n) for n in result.usage), default=5)))
+    for column in ("calls", "tokens in", "tokens out", "time"):
+        table.add_column(column, justify="right", no_wrap=True)
+    for name, usage in result.usage.items():
+        table.add_row(
+            escape(name),
+            f"{usage.get('calls', 0):.0f}",
+            f"{usage.get('prompt_tokens', 0):.0f}",
+            f"{usage.get('completion_tokens', 0):.0f}",
+            f"{usage.get('seconds', 0):.1f} s",
+        )
+    return table
+
+
 def run_command(
     task: str = typer.Argument(..., help="what the agent should do"),
     graph: str = typer.Option("compiler", help="compiler | umi | react"),
@@ -45,6 +100,8 @@ def run_command(
 
     Example: `tinycrew run "What is 17 times 23?" --graph compiler`
     """
+    check_graph(graph)
+    check_model(model, "--model")
     from tinycrew.graphs import Agent
     from tinycrew.tools.builtin import builtin_tools
 
@@ -63,15 +120,4 @@ def run_command(
             result = value
     assert result is not None
     console.print(f"\n[bold]answer:[/bold] {result.answer}")
-    table = Table(title=f"run {result.run_id} ({result.outcome}, {len(result.calls)} tool calls)")
-    for column in ("model", "calls", "prompt tokens", "completion tokens", "seconds"):
-        table.add_column(column)
-    for name, usage in result.usage.items():
-        table.add_row(
-            name,
-            f"{usage.get('calls', 0):.0f}",
-            f"{usage.get('prompt_tokens', 0):.0f}",
-            f"{usage.get('completion_tokens', 0):.0f}",
-            f"{usage.get('seconds', 0):.1f}",
-        )
-    console.print(table)
+    console.print(usage_table(result))

@@ -9,14 +9,17 @@ from pathlib import Path
 from typing import Annotated, cast
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from tinycrew.cli.errors import UserError
 from tinycrew.trajectories import (
     RunFilter,
+    RunSummary,
     TrajectoryStore,
     export_trajectories,
     redact_pii,
@@ -107,6 +110,77 @@ def _clip(text: str | None, width: int = 60) -> str:
     return escape(text if len(text) <= width else text[: width - 1] + "…")
 
 
+NARROW = 120
+"""Below this many columns `traj list` puts each run's task under its id instead of in a column."""
+
+
+def _issues(run: RunSummary) -> str:
+    counts = (
+        (run.n_validation_errors, "invalid"),
+        (run.n_errors, "failed"),
+        (run.n_escalations, "escalated"),
+    )
+    return ", ".join(f"{n} {what}" for n, what in counts if n)
+
+
+def runs_table(runs: list[RunSummary], width: int) -> Table:
+    """The `traj list` table, readable at `width` columns: the issues and score columns only when some
+    run has one; below NARROW columns a compact layout, each run on two lines (the task under the run
+    id, the issues under the outcome). Run ids are never cut: `traj show` needs them whole.
+
+    Example: `Console().print(runs_table(store.list_runs(), 80))`
+    """
+    narrow = width < NARROW
+    show_issues = any(_issues(run) for run in runs)
+    show_score = any(run.mean_score is not None for run in runs)
+    id_width = min(40, max((len(run.run_id) for run in runs), default=6))
+    table = Table(
+        title=f"{len(runs)} run(s)",
+        caption="issues: steps with invalid calls, failed steps, escalated steps" if show_issues else None,
+        **(
+            {"box": box.SIMPLE_HEAD, "show_edge": False, "pad_edge": False, "collapse_padding": True}
+            if narrow
+            else {}
+        ),
+    )
+    if narrow:
+        table.add_column(
+            "run id / task", no_wrap=True, overflow="ellipsis", min_width=id_width, max_width=id_width
+        )
+        table.add_column("started\n(UTC)", no_wrap=True)
+    else:
+        table.add_column("run id", no_wrap=True, min_width=id_width)
+        table.add_column("started (UTC)", no_wrap=True)
+    table.add_column("graph", no_wrap=True, overflow="ellipsis")
+    table.add_column("outcome / issues" if narrow and show_issues else "outcome", overflow="fold")
+    table.add_column("steps", justify="right", no_wrap=True)
+    if show_issues and not narrow:
+        table.add_column("issues")
+    if show_score:
+        table.add_column("score", justify="right", no_wrap=True)
+    if not narrow:
+        table.add_column("task", no_wrap=True, overflow="ellipsis", ratio=1)
+    for run in runs:
+        started = _when(run.started_at)
+        outcome = escape(run.outcome or "unfinished")
+        score = ["" if run.mean_score is None else f"{run.mean_score:.2f}"] if show_score else []
+        if narrow:
+            issues = _issues(run)
+            table.add_row(
+                f"{escape(run.run_id)}\n[dim]{_clip(run.task, 200)}[/dim]",
+                started.replace(" ", "\n"),
+                escape(run.graph),
+                outcome + (f"\n[dim]{escape(issues)}[/dim]" if issues else ""),
+                str(run.n_steps),
+                *score,
+            )
+        else:
+            issues_cell = [_issues(run)] if show_issues else []
+            cells = [escape(run.run_id), started, escape(run.graph), outcome, str(run.n_steps)]
+            table.add_row(*cells, *issues_cell, *score, _clip(run.task, 200))
+    return table
+
+
 @app.command("list")
 def list_runs(
     store: StoreOption = None,
@@ -125,28 +199,7 @@ def list_runs(
     filters = _filters(outcome, graph, model, since, until, min_score, limit)
     with TrajectoryStore.open(store) as st:
         runs = st.list_runs(filters)
-    table = Table(title=f"{len(runs)} run(s)")
-    table.add_column("run_id", no_wrap=True, overflow="fold")
-    table.add_column("started (UTC)", no_wrap=True)
-    for name in ("graph", "outcome"):
-        table.add_column(name)
-    for name in ("steps", "val.err", "errors", "esc.", "score"):
-        table.add_column(name, justify="right")
-    table.add_column("task")
-    for run in runs:
-        table.add_row(
-            escape(run.run_id),
-            _when(run.started_at),
-            escape(run.graph),
-            escape(run.outcome or "unfinished"),
-            str(run.n_steps),
-            str(run.n_validation_errors),
-            str(run.n_errors),
-            str(run.n_escalations),
-            "" if run.mean_score is None else f"{run.mean_score:.2f}",
-            _clip(run.task, 50),
-        )
-    console.print(table)
+    console.print(runs_table(runs, console.width))
 
 
 @app.command("show")
@@ -163,8 +216,7 @@ def show_run(
         run = st.get_run(run_id)
         where = st.display_url
     if run is None:
-        console.print(f"[red]no run {escape(repr(run_id))} in {escape(where)}[/red]")
-        raise typer.Exit(code=1)
+        raise UserError(f"no run {run_id!r} in {where}", fix="`tinycrew traj list` shows the recorded runs")
     lines = [
         ("task", run.task),
         ("graph", run.graph),
