@@ -2,9 +2,10 @@
 
 (a) in-process llama.cpp; (b) `OpenAIChatModel` against the same model behind a real
 `llama_cpp.server` on 127.0.0.1, in the llama.cpp dialect (GBNF and schema-constrained calls over
-HTTP) and in the plain OpenAI dialect (no grammar: roles fall back to JSON schema, native tools and
-lenient reading); (c) the transformers backend on the same GGUF weights; (d) a mix, planner on (b)
-and caller on (a). Each run must end with the tool's real result in a call and an answer.
+HTTP) and as a plain endpoint that takes no constraint at all (`capabilities` says only tools and
+logprobs: roles fall back to native tools and lenient reading with a validation retry); (c) the
+transformers backend on the same GGUF weights; (d) a mix, planner on (b) and caller (compiler:
+joiner) on (a). Each run must end with the tool's real result in a call and an answer.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pytest
 from tests.conftest import ServerProcess, start_llama_server
 from tinycrew.graphs import Agent
 from tinycrew.models import DEFAULT_MODEL, OpenAIChatModel, ensure_local
+from tinycrew.models.capabilities import Capabilities
 from tinycrew.models.transformers_backend import TransformersChatModel
 from tinycrew.tools.builtin import builtin_tools
 
@@ -24,7 +26,8 @@ pytestmark = pytest.mark.slow
 
 TASK = "What is 17 times 23?"
 GRAPHS = ["umi", "compiler", "react"]
-BACKENDS = ["llama", "server-llama.cpp", "server-openai", "transformers", "mix"]
+BACKENDS = ["llama", "server-llama.cpp", "server-plain", "transformers", "mix"]
+PLAIN = Capabilities(tools=True, logprobs=True)
 
 
 @pytest.fixture(scope="module")
@@ -48,11 +51,12 @@ def _models(backend: str, request: pytest.FixtureRequest) -> Any:
     if backend == "transformers":
         return request.getfixturevalue("hf_model")
     server = request.getfixturevalue("small_server")
-    dialect = "openai" if backend == "server-openai" else "llama.cpp"
-    remote = OpenAIChatModel(server.model, base_url=server.base_url, dialect=dialect)
+    if backend == "server-plain":
+        return OpenAIChatModel(server.model, base_url=server.base_url, capabilities=PLAIN, temperature=0.0)
+    remote = OpenAIChatModel(server.model, base_url=server.base_url, dialect="llama.cpp", temperature=0.0)
     if backend == "mix":
         local = request.getfixturevalue("default_model")
-        return {"default": remote, "planner": remote, "caller": local, "react": local}
+        return {"default": remote, "planner": remote, "caller": local, "joiner": local, "react": local}
     return remote
 
 

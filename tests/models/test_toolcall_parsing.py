@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from tinycrew.models import parse_tool_calls
+from tinycrew.models.toolcall_parsing import parse_python_calls
 
 
 def test_qwen_tags() -> None:
@@ -38,3 +39,19 @@ def test_plain_text_and_unrelated_json_are_not_calls() -> None:
     assert parse_tool_calls("The answer is 42.") == []
     assert parse_tool_calls('{"result": 3}') == []
     assert parse_tool_calls('{"name": "Bob", "age": 3}', tool_names={"add"}) == []
+
+
+def test_python_style_calls_to_known_tools_are_read_even_inside_a_json_string() -> None:
+    # what the 0.5B wrote as a caller on a server that took no constraint
+    text = '```json\n{"name": "calculate(expression=\\"17 * 23\\"), required": ["expression"]}\n```'
+    [call] = parse_python_calls(text, {"calculate"})
+    assert (call.name, call.arguments) == ("calculate", {"expression": "17 * 23"})
+    [call] = parse_python_calls('I will call get_weather(city="Paris (FR)", days=2).', {"get_weather"})
+    assert call.arguments == {"city": "Paris (FR)", "days": 2}
+
+
+def test_python_style_reading_refuses_unknown_tools_positional_and_computed_arguments() -> None:
+    assert parse_python_calls("other(a=1)", {"calculate"}) == []
+    assert parse_python_calls("calculate(1, 2)", {"calculate"}) == []
+    assert parse_python_calls("calculate(expression=x + 1)", {"calculate"}) == []
+    assert parse_python_calls("calculate(expression=", {"calculate"}) == []

@@ -7,6 +7,7 @@ from typing import Any
 from tinycrew.agents.common import CallRecord, RoleStep, TokenSink, history_text
 from tinycrew.agents.constrained import run_structured
 from tinycrew.models import ChatModel, ChatResult, ToolCall
+from tinycrew.models.toolcall_parsing import parse_python_calls
 
 SYSTEM = """You are the caller. Write exactly one tool call that does the next step the planner chose.
 Take argument values from the task and from earlier results; do not invent values."""
@@ -37,8 +38,8 @@ async def call_tool(
         "caller",
         model,
         messages,
-        _first_call,
-        expected='Write exactly one tool call as JSON: {"name": ..., "arguments": {...}}.',
+        lambda result: _first_call(result, {tool.get("function", tool)["name"] for tool in tools}),
+        expected=_expected_call(tools),
         on_token=on_token,
         tools=tools,
         tool_choice="required",
@@ -49,8 +50,20 @@ async def call_tool(
     )
 
 
-def _first_call(result: ChatResult) -> ToolCall:
-    """The call the caller wrote (a grammar guarantees one; free text may hold none)."""
-    if not result.tool_calls:
-        raise ValueError("no tool call in the reply")
-    return result.tool_calls[0]
+def _expected_call(tools: list[dict[str, Any]]) -> str:
+    """The retry's reminder of the format and of the tools' names and parameters."""
+    signatures = ", ".join(
+        f"{function['name']}({', '.join((function.get('parameters') or {}).get('properties') or {})})"
+        for function in (tool.get("function", tool) for tool in tools)
+    )
+    return 'Write exactly one tool call as JSON: {"name": "<tool>", "arguments": {...}}; tools: ' + signatures
+
+
+def _first_call(result: ChatResult, names: set[str]) -> ToolCall:
+    """The call the caller wrote: a grammar guarantees one; from free text, a JSON call or else one
+    written in Python syntax (`calculate(expression="17 * 23")`)."""
+    if result.tool_calls:
+        return result.tool_calls[0]
+    if calls := parse_python_calls(result.content, names):
+        return calls[0]
+    raise ValueError("no tool call in the reply")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
@@ -33,9 +34,13 @@ class JoinDecision(BaseModel):
 
 
 def parse_join(text: str) -> JoinDecision:
-    """The decision from the JSON the schema guarantees, or from the first JSON object in free text."""
+    """The decision from the JSON the schema guarantees, from the first JSON object in free text, or
+    from free text that names exactly one of the two actions ("finish")."""
     start, end = text.find("{"), text.rfind("}")
     if start < 0 or end < start:
+        named = {action for action in ("finish", "replan") if re.search(rf"\b{action}\b", text, re.I)}
+        if len(named) == 1:
+            return JoinDecision(thought=text.strip()[:200], action=named.pop())
         raise ValueError("no JSON object")
     try:
         return JoinDecision.model_validate(json.loads(text[start : end + 1], strict=False))

@@ -28,7 +28,7 @@ Never call a tool again with the same values: its result is already listed."""
 
 _PARSE = re.compile(r"Next: (?:call (?P<tool>\S+)|(?P<other>answer|give_up))\nReason: (?P<reason>.*)", re.S)
 _LENIENT = re.compile(
-    r"next\s*:\s*\**\s*(?:call\s+(?P<tool>\S+)|(?P<other>answer|give_up))[^\w\n]*(?:\n.*?reason\s*:\s*(?P<reason>.*))?",
+    r"next\s*:\s*\**\s*(?:call\s+`?(?P<tool>[\w.\-]+)|(?P<other>answer|give_up))[^\w\n]*(?:\n.*?reason\s*:\s*(?P<reason>.*))?",
     re.S | re.I,
 )
 
@@ -90,7 +90,7 @@ def parse_decision(text: str, tool_names: list[str] | None = None) -> PlannerDec
         raise ValueError("no 'Next: call <tool> | answer | give_up' line")
     reason = (match["reason"] or "").strip()
     if match["tool"]:
-        tool = match["tool"].strip("`'\".,()")
+        tool = match["tool"].rstrip(".")
         if tool_names is not None and tool not in tool_names:
             raise ValueError(f"{tool!r} is not one of the tools ({', '.join(tool_names)})")
         return PlannerDecision(next="caller", tool=tool, rationale=reason)

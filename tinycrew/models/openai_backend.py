@@ -68,7 +68,8 @@ class OpenAIChatModel:
     from `api_key` or the environment variable named by `api_key_env`. For a llama.cpp server,
     `OpenAIChatModel("qwen", base_url="http://127.0.0.1:8080/v1", dialect="llama.cpp")` sends GBNF
     grammars and schema-constrained tool calls, so every role runs as constrained as in-process.
-    `capabilities` overrides what the dialect declares (say, a server without logprobs).
+    `capabilities` overrides what the dialect declares (say, a server without logprobs);
+    `temperature` is sent when a call gives none (None: the server's default, often 0.2 or 1.0).
     """
 
     def __init__(
@@ -83,12 +84,14 @@ class OpenAIChatModel:
         backoff_max: float = 8.0,
         dialect: Dialect = "openai",
         capabilities: Capabilities | None = None,
+        temperature: float | None = None,
     ) -> None:
         if dialect not in DIALECT_CAPABILITIES:
             raise ValueError(f"unknown dialect {dialect!r}: choose one of {', '.join(DIALECT_CAPABILITIES)}")
         self.name = model
         self.dialect = dialect
         self.capabilities = capabilities or DIALECT_CAPABILITIES[dialect]
+        self.temperature = temperature
         key = api_key or os.environ.get(api_key_env) or "not-needed"
         options = {"base_url": base_url, "api_key": key, "timeout": timeout, "max_retries": 0}
         self._client = openai.OpenAI(**options)
@@ -140,6 +143,7 @@ class OpenAIChatModel:
                 "type": "json_schema",
                 "json_schema": {"name": "response", "schema": json_schema},
             }
+        temperature = self.temperature if temperature is None else temperature
         for key, value in (("max_tokens", max_tokens), ("temperature", temperature), ("stop", stop)):
             if value is not None:
                 request[key] = value

@@ -81,3 +81,44 @@ def parse_tool_calls(text: str, tool_names: set[str] | None = None) -> list[Tool
     if tool_names is not None and calls and not any(call.name in tool_names for call in calls):
         return []
     return calls
+
+
+def parse_python_calls(text: str, tool_names: set[str]) -> list[ToolCall]:
+    """Calls to known tools written in Python syntax, `get_weather(city="Paris")`, anywhere in `text`
+    (also inside a JSON string, where the quotes arrive escaped): the form LLMCompiler plans use and
+    small models often fall into when nothing constrains them. Keyword arguments with literal values
+    only; anything else is not read as a call.
+
+    >>> parse_python_calls('{"name": "add(a=1, b=2)"}', {"add"})[0].arguments
+    {'a': 1, 'b': 2}
+    """
+    calls: list[ToolCall] = []
+    for source in dict.fromkeys([text, text.replace('\\"', '"')]):
+        for match in re.finditer(r"(?<![\w.])([A-Za-z_][\w.\-]*)\(", source):
+            if match[1] not in tool_names:
+                continue
+            arguments = _python_arguments(source, match.end() - 1)
+            if arguments is not None:
+                calls.append(ToolCall(id=_new_id(), name=match[1], arguments=arguments))
+        if calls:
+            return calls
+    return calls
+
+
+def _python_arguments(source: str, open_paren: int) -> dict[str, Any] | None:
+    """The keyword arguments of the call whose "(" is at `open_paren`, or None if none parses."""
+    import ast
+
+    close = open_paren
+    while (close := source.find(")", close + 1)) >= 0:
+        try:
+            call = ast.parse(f"f{source[open_paren : close + 1]}", mode="eval").body
+        except SyntaxError:
+            continue
+        if not isinstance(call, ast.Call) or call.args:
+            return None
+        try:
+            return {kw.arg: ast.literal_eval(kw.value) for kw in call.keywords if kw.arg is not None}
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            return None
+    return None

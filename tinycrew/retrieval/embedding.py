@@ -15,6 +15,7 @@ index re-embeds when they change.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import threading
@@ -140,6 +141,11 @@ def _onnx_encoder() -> OnnxEncoder | None:
                         onnx_model_path(int8=int8), threads=threads, max_batch=1 if int8 else 32
                     )
                 except Exception as error:  # any failure: fall back to the PyTorch path
+                    if importlib.util.find_spec("sentence_transformers") is None:
+                        raise RuntimeError(
+                            f"the ONNX embedding model could not be made ({type(error).__name__}: {error}), "
+                            "and the PyTorch fallback needs pip install 'tinycrew[train]'"
+                        ) from error
                     _encoders[choice] = None
                     logger.warning(
                         "ONNX embedding backend %s unavailable, using PyTorch (%s: %s)",

@@ -119,7 +119,13 @@ def build_samples(
 
 def to_dataset(samples: list[dict[str, Any]], fmt: SampleFormat) -> datasets.Dataset:
     """A `datasets.Dataset` with the fixed schema of `fmt` (tools as JSON text)."""
-    import datasets
+    try:
+        import datasets
+    except ImportError:
+        raise ImportError(
+            "Parquet and dataset-folder exports need the `datasets` package: pip install 'tinycrew[train]' "
+            "(JSONL needs nothing more)"
+        ) from None
 
     features = dataset_features(fmt)
     columns: dict[str, list[Any]] = {name: [] for name in features}
