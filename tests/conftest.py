@@ -57,8 +57,8 @@ def start_llama_server(model_path: Path, alias: str, timeout: float = 180.0) -> 
     """Start a real OpenAI-compatible llama.cpp server on a free 127.0.0.1 port and wait until it answers."""
     port = free_port()
     command = [
-        sys.executable, "-m", "tinycrew.models.llama_server", "--model", str(model_path), "--model_alias", alias,
-        "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096",
+        sys.executable, "-m", "tinycrew.models.llama_server", "--model", str(model_path),
+        "--model_alias", alias, "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096",
     ]  # fmt: skip
     log = tempfile.NamedTemporaryFile(prefix="llama-server-", suffix=".log", delete=False)  # noqa: SIM115
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
