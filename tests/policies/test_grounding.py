@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from tests.policies.repairing import repaired
 from tinycrew.agents import CallRecord, PlannedCall
-from tinycrew.policies import PolicyPipeline
 from tinycrew.policies.grounding import (
     ADVICE,
     documented_choices,
@@ -19,7 +19,6 @@ from tinycrew.policies.grounding import (
     with_stated_values,
     without_unfounded_options,
 )
-from tinycrew.policies.repairs import REWRITES
 from tinycrew.tools import ToolRegistry, tool
 
 
@@ -76,19 +75,6 @@ REGISTRY = ToolRegistry([circumference, final_speed, solve_quadratic, forest_gro
 
 def call(name: str, **arguments: object) -> PlannedCall:
     return PlannedCall(id=1, name=name, arguments=arguments)
-
-
-def repaired(
-    registry: ToolRegistry,
-    task: str,
-    call: PlannedCall,
-    calls: list[CallRecord] | None = None,
-    siblings: list[PlannedCall] | None = None,
-) -> PlannedCall:
-    """`call` as the opt-in rewriting policies leave it (what `grounded_call` did before policies)."""
-    pipeline = PolicyPipeline([rule() for rule in REWRITES])
-    checked = pipeline.check(siblings or [call], registry, task, calls or [])
-    return next(done for done in checked.run if done.id == call.id)
 
 
 def test_an_optional_text_value_the_task_never_says_is_dropped() -> None:

