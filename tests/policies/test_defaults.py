@@ -71,9 +71,17 @@ def test_an_idempotent_call_repeated_in_one_plan_runs_once_unless_referenced() -
     plan = parse_plan("1. double(x=2)\n2. double(x=2)\n3. double(x=2)")
     checked = DEFAULTS.check(plan, REGISTRY, "Double 2")
     assert [call.id for call in checked.run] == [1]
-    assert [(call.id, call.error_kind) for call in checked.refused] == [(2, "repeated"), (3, "repeated")]
+    assert [(call.id, call.error_kind) for call in checked.refused] == [(2, "duplicate"), (3, "duplicate")]
     referenced = parse_plan("1. double(x=2)\n2. double(x=2)\n3. area(width=$2)")
     assert [call.id for call in DEFAULTS.check(referenced, REGISTRY, "").run] == [1, 2, 3]
+
+
+def test_copies_of_an_invalid_call_in_one_step_run_once() -> None:
+    """A stutter of a call whose arguments fail validation: every copy would fail the same way."""
+    plan = [PlannedCall(id=i, name="double", arguments={"x": 2, "typo": 1}) for i in (1, 2, 3)]
+    checked = DEFAULTS.check(plan, REGISTRY, "Double 2")
+    assert [call.id for call in checked.run] == [1]
+    assert [call.error_kind for call in checked.refused] == ["duplicate", "duplicate"]
 
 
 def test_calls_equal_once_coerced_repeat_one_another() -> None:

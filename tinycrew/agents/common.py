@@ -33,8 +33,9 @@ class CallRecord(BaseModel):
     ok: bool = True
     observation: str = ""
     error_kind: str | None = None
-    """None when ok; else "arguments", "exception", "timeout", "rejected", "unknown_tool", "repeated" or
-    "unfounded" or "refused" (a call policy sent the call back to the model, see tinycrew.policies)."""
+    """None when ok; else "arguments", "exception", "timeout", "rejected", "unknown_tool", "repeated",
+    "duplicate" (a copy of another call of the same step), "unfounded" or "refused" (a call policy sent
+    the call back to the model, see tinycrew.policies)."""
     depends_on: list[int] = Field(default_factory=list)
     rewrites: list[Rewrite] = Field(default_factory=list)
     """What call policies changed before the call ran, in order (empty: it ran as the model wrote it)."""

@@ -46,7 +46,7 @@ MODES: tuple[str, ...] = ("prompt", "native", "umi", "compiler", "react")
 """Every mode, in the order reports list them: the two raw-model harnesses, then the three graphs."""
 
 GRAPH_MODES: tuple[str, ...] = ("umi", "compiler", "react")
-INVALID_CALL_KINDS = ("arguments", "unknown_tool", "repeated", "unfounded", "refused")
+INVALID_CALL_KINDS = ("arguments", "unknown_tool", "repeated", "duplicate", "unfounded", "refused")
 """Graph calls with these error kinds never ran a tool (invalid, or sent back by a call policy): they are
 left out of the AST score."""
 

@@ -46,10 +46,14 @@ def build_react(context: GraphContext) -> StateGraph:
         row = open_record(context, run_id_of(config), state["steps"], step, first, checked)
         if not pending:
             commit_step(context, row, refused)
-        # The conversation shows the calls as they ran, so each tool message answers the call it names.
+        # The conversation shows the calls as they ran, so each tool message answers the call it names;
+        # copies of a call within this turn (a stutter, sent back by loop protection and recorded) are
+        # shown once, or the conversation would grow by every copy and its refusal.
+        copies = {record.id for record in refused if record.error_kind == "duplicate"}
         ran = [
             ToolCall(id=raw.id, name=call.name, arguments=call.arguments)
             for raw, call in zip(result.tool_calls, planned, strict=True)
+            if call.id not in copies
         ]
         update: dict[str, Any] = {
             "open_step": row if pending else None,
@@ -92,7 +96,10 @@ def build_react(context: GraphContext) -> StateGraph:
         commit_step(context, state.get("open_step"), sorted([*done, *refused], key=lambda call: call.id))
         assistant = state["messages"][-1]
         ids = [call["id"] for call in assistant.get("tool_calls", [])]
-        answered = sorted([*done, *refused], key=lambda call: call.id)  # in the order the model wrote them
+        answered = sorted(  # in the order the model wrote them; a copy within the turn is not shown
+            [*done, *(record for record in refused if record.error_kind != "duplicate")],
+            key=lambda call: call.id,
+        )
         tool_messages = [
             {"role": "tool", "tool_call_id": call_id, "name": record_.name, "content": record_.observation}
             for call_id, record_ in zip(ids, answered, strict=False)

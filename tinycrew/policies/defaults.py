@@ -84,24 +84,25 @@ class LoopProtection:
         if not idempotent(context, call.name):
             return ACCEPT
         arguments = _canonical(context, call)
-        if arguments is None:
-            return ACCEPT
-        same = (
-            done
-            for done in context.calls
-            if done.ok and done.name == call.name and done.arguments == arguments
-        )
-        earlier = next(same, None)
-        if earlier is not None:
-            stop = self.name in context.told
-            return SendBack(LOOPING if stop else repeat_message(earlier), "repeated", stop=stop)
+        if arguments is not None:
+            same = (
+                done
+                for done in context.calls
+                if done.ok and done.name == call.name and done.arguments == arguments
+            )
+            earlier = next(same, None)
+            if earlier is not None:
+                stop = self.name in context.told
+                return SendBack(LOOPING if stop else repeat_message(earlier), "repeated", stop=stop)
         referenced = {n for sibling in context.siblings for n in sibling.depends_on}
         if call.id in referenced:
             return ACCEPT
         for sibling in context.siblings:
             if sibling.id >= call.id:
                 break
-            if sibling.name == call.name and _canonical(context, sibling) == arguments:
+            # an invalid call's copies fail the same way: compared as written
+            same_values = (_canonical(context, sibling) or sibling.arguments) == (arguments or call.arguments)
+            if sibling.name == call.name and same_values:
                 message = f"call {call.id} repeats call {sibling.id} of the same step, which runs once"
-                return SendBack(message, "repeated")
+                return SendBack(message, "duplicate")
         return ACCEPT
