@@ -41,6 +41,7 @@ sys.path.insert(0, str(REPO_ROOT))
 from tinycrew.agents import CallRecord, PlannedCall  # noqa: E402
 from tinycrew.evals.bfcl_data import BfclEntry, NameMap, load_category, to_openai_tools  # noqa: E402
 from tinycrew.evals.bfcl_scorer import check_call, score_entry  # noqa: E402
+from tinycrew.evals.ground_truth import ground_truth_calls  # noqa: E402
 from tinycrew.evals.runner import current_commit, task_text  # noqa: E402
 from tinycrew.policies import (  # noqa: E402
     CallContext,
@@ -80,44 +81,9 @@ _TASK_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?")
 # ---------------------------------------------------------------- the ground truth as calls
 
 
-def _first(alternatives: list[Any]) -> Any:
-    return next(a for a in alternatives if a != "")
-
-
-def _keep(alternatives: list[Any], omit: bool) -> bool:
-    has_value = any(a != "" for a in alternatives)
-    return has_value and not (omit and "" in alternatives)
-
-
-def _dict_value(alternative: dict[str, list[Any]], omit: bool) -> dict[str, Any]:
-    return {key: _first(alts) for key, alts in alternative.items() if _keep(alts, omit)}
-
-
-def _value(alternatives: list[Any], spec: dict[str, Any], omit: bool) -> Any:
-    value = _first(alternatives)
-    if spec.get("type") == "dict" and isinstance(value, dict):
-        return _dict_value(value, omit)
-    if spec.get("type") == "array" and spec.get("items", {}).get("type") == "dict":
-        return [_dict_value(item, omit) for item in value]
-    return value
-
-
 def truth_arguments(entry: BfclEntry, omit: bool) -> list[dict[str, Any]]:
-    """The arguments of each ground-truth call, in order: each parameter's first acceptable value, every
-    omittable one left out (`omit`) or given (as tests/evals/test_bfcl_ground_truth.py builds them)."""
-    assert entry.ground_truth is not None
-    out = []
-    for truth_call in entry.ground_truth:
-        ((name, params),) = truth_call.items()
-        properties = _schema(entry, name)["parameters"].get("properties", {})
-        out.append(
-            {
-                param: _value(alts, properties.get(param, {}), omit)
-                for param, alts in params.items()
-                if _keep(alts, omit)
-            }
-        )
-    return out
+    """The arguments of each ground-truth call, in order (`tinycrew.evals.ground_truth`)."""
+    return [arguments for _, arguments in ground_truth_calls(entry, omit)]
 
 
 def _schema(entry: BfclEntry, name: str) -> dict[str, Any]:

@@ -16,6 +16,7 @@ import pytest
 
 from tinycrew.evals.bfcl_data import CATEGORIES, BfclEntry, load_category
 from tinycrew.evals.bfcl_scorer import Call, parse_python_calls, score_entry, score_output
+from tinycrew.evals.ground_truth import ground_truth_calls
 
 AST_CATEGORIES = tuple(c for c in CATEGORIES if c != "irrelevance")
 EXPECTED_SIZES = {"simple_python": 400, "multiple": 200, "parallel": 200, "parallel_multiple": 200}
@@ -33,45 +34,10 @@ def _entries(category: str) -> tuple[BfclEntry, ...]:
     return tuple(load_category(category))
 
 
-def _first(alternatives: list[Any]) -> Any:
-    return next(a for a in alternatives if a != "")
-
-
-def _keep(alternatives: list[Any], omit: bool) -> bool:
-    has_value = any(a != "" for a in alternatives)
-    return has_value and not (omit and "" in alternatives)
-
-
-def _dict_value(alternative: dict[str, list[Any]], omit: bool) -> dict[str, Any]:
-    return {key: _first(alts) for key, alts in alternative.items() if _keep(alts, omit)}
-
-
-def _value(alternatives: list[Any], spec: dict[str, Any], omit: bool) -> Any:
-    value = _first(alternatives)
-    if spec.get("type") == "dict" and isinstance(value, dict):
-        return _dict_value(value, omit)
-    if spec.get("type") == "array" and spec.get("items", {}).get("type") == "dict":
-        return [_dict_value(item, omit) for item in value]
-    if spec.get("type") == "tuple":
-        return tuple(value)  # exercise the tuple coercion
-    return value
-
-
 def build_answer(entry: BfclEntry, omit: bool) -> list[Call]:
-    """One call per ground-truth call, in ground-truth order."""
-    assert entry.ground_truth is not None
-    calls: list[Call] = []
-    for truth_call in entry.ground_truth:
-        ((name, params),) = truth_call.items()
-        schema = next(f for f in entry.functions if f["name"] == name)
-        properties = schema["parameters"]["properties"]
-        arguments = {
-            param: _value(alts, properties.get(param, {}), omit)
-            for param, alts in params.items()
-            if _keep(alts, omit)
-        }
-        calls.append({name: arguments})
-    return calls
+    """One call per ground-truth call, in ground-truth order ("tuple" parameters as tuples, to exercise
+    the tuple coercion)."""
+    return [{name: arguments} for name, arguments in ground_truth_calls(entry, omit, tuples=True)]
 
 
 def render(calls: list[Call]) -> str:
