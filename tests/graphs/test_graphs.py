@@ -278,3 +278,11 @@ def test_answer_false_ends_the_run_without_a_summarizer(default_model, graph: st
     assert "calculate" in [call.name for call in result.calls]
     assert result.answer == "" and len(summarizer) == 1
     assert "usage" not in summarizer[0]  # the node ran, but no model did
+
+
+def test_umi_gives_up_when_no_tool_is_offered(default_model) -> None:
+    # no tool is similar enough to the request: the planner's grammar offers only the placeholder
+    # "none", which must read as give_up (a reader that refused it failed every such run)
+    result = agent(default_model, "umi").run("Tell me a joke about cats.")
+    assert result.tools == [] and result.calls == []
+    assert result.status == "done" and result.outcome == "gave_up" and result.answer

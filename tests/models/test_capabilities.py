@@ -60,6 +60,8 @@ def test_the_readers_take_grammar_schema_and_free_text_forms() -> None:
     for unreadable in ("I would call calculate", "Next: call divide\nReason: x", "{not json"):
         with pytest.raises(ValueError):
             parse_decision(unreadable, names)
+    # no tool offered: the grammar's placeholder tool "none" reads as a call, which umi turns into give_up
+    assert parse_decision("Next: call none\nReason: nothing fits", None).tool == "none"
     assert parse_join('Sure: {"thought": "done", "action": "finish"} ok').action == "finish"
     with pytest.raises(ValueError):
         parse_join('{"thought": "x", "action": "stop"}')

@@ -112,7 +112,8 @@ async def plan_next(
         "planner",
         model,
         messages,
-        lambda result: parse_decision(result.content, names),
+        # with no tool offered the grammar's only tool is "none", which the graph reads as give_up
+        lambda result: parse_decision(result.content, names or None),
         expected=EXPECTED,
         on_token=on_token,
         grammar=planner_grammar(names, first_step=not calls),
