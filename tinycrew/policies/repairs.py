@@ -7,6 +7,8 @@ that order, for the BFCL harness's "repairs" policy set.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 from tinycrew.agents import PlannedCall
 from tinycrew.policies.base import ACCEPT, CallContext, CallPolicy, Decision, Replace, SendBack
 from tinycrew.policies.defaults import LOOPING, LoopProtection, SchemaCoercion, idempotent, repeat_message
@@ -67,18 +69,20 @@ class FillStatedOptions:
         return _with(call, dict(stated), reason)
 
 
-class _DocumentedRewrite:
+class _DocumentedRewrite(ABC):
     """A rewrite computed from the tool's parameter schemas, the call's validated arguments and the
     task: `changes` gives {argument: new value}, `reason` says why in one line."""
 
     name = ""
     lossless = False
 
+    @abstractmethod
     def changes(self, parameters: dict, arguments: dict, task: str) -> dict[str, object]:
-        raise NotImplementedError
+        """{argument: new value} for the call, from its tool's parameters, its arguments and the task."""
 
+    @abstractmethod
     def reason(self, changed: dict[str, object]) -> str:
-        raise NotImplementedError
+        """One line saying why `changed` was made."""
 
     def check(self, call: PlannedCall, context: CallContext) -> Decision:
         """Replace the call's arguments with `changes`, or accept it when there are none."""
