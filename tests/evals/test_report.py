@@ -166,3 +166,46 @@ def test_merge_reports_refuses_a_cell_run_twice_or_another_model() -> None:
     other.model = "another-model"
     with pytest.raises(ValueError, match="cannot merge"):
         merge_reports([_one_mode(whole, "prompt"), other])
+
+
+def _with(report: BfclReport, **fields: str) -> BfclReport:
+    """A copy whose every entry has `fields` set (a policy set, a commit)."""
+    copy = BfclReport.from_dict(json.loads(json.dumps(report.to_dict())))
+    for cell in copy.cells:
+        for entry in cell.entries:
+            for name, value in fields.items():
+                setattr(entry, name, value)
+    return copy
+
+
+def test_runs_under_two_policy_sets_merge_into_one_row_each() -> None:
+    whole = _report()
+    default = _with(_one_mode(whole, "prompt"), policies="default", commit="abc")
+    repairs = _with(_one_mode(whole, "prompt"), policies="repairs", commit="abc")
+    merged = merge_reports([repairs, default])
+    assert merged.modes == ["prompt", "prompt+repairs"]
+    _, rows = table_rows(merged)
+    assert rows[0][1:] == rows[1][1:]  # the same answers, two rows
+    assert "commit abc" in describe(merged) and "merged runs" not in describe(merged)
+
+
+def test_a_report_merging_two_commits_says_so_in_its_title() -> None:
+    whole = _report()
+    merged = merge_reports(
+        [_with(_one_mode(whole, "prompt"), commit="abc"), _with(_one_mode(whole, "native"), commit="def")]
+    )
+    assert describe(merged).startswith("BFCL AST accuracy of hand-scored, merged runs of commits abc, def")
+
+
+def test_the_table_of_a_whole_run_has_eval_split_rows_beside_all() -> None:
+    from tinycrew.evals import split_of
+
+    report = _report()
+    text = markdown_table(report)
+    assert "eval split only" in text
+    _, rows = table_rows(report, "eval")
+    first = report.mode_cells("prompt")
+    for category, cell in zip(report.categories, first, strict=True):
+        in_eval = [e for e in cell.entries if split_of(e.id) == "eval"]
+        column = rows[0][1 + report.categories.index(category)]
+        assert column.endswith(f"/{len(in_eval)})")

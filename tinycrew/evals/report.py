@@ -7,9 +7,11 @@ and the plot from a saved run without running any model.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
-from tinycrew.evals.runner import BfclReport
+from tinycrew.evals.bfcl_data import Split, split_of
+from tinycrew.evals.runner import BfclReport, CellResult, EntryResult
 
 RESULTS_FILE = "bfcl_results.json"
 TABLE_FILE = "bfcl_table.md"
@@ -17,18 +19,32 @@ PLOT_FILE = "bfcl_accuracy.png"
 COST_PLOT_FILE = "bfcl_cost_quality.png"
 
 
-def table_rows(report: BfclReport) -> tuple[list[str], list[list[str]]]:
+def row_label(cell: CellResult) -> str:
+    """A cell's row in a table: its mode, with the call-policy set appended when the graph ran with
+    another set than the lossless default ("umi+repairs")."""
+    sets = {entry.policies for entry in cell.entries} - {"", "default"}
+    return f"{cell.mode}+{'/'.join(sorted(sets))}" if sets else cell.mode
+
+
+def _only(cell: CellResult, split: Split | None) -> CellResult:
+    if split is None:
+        return cell
+    return replace(cell, entries=[entry for entry in cell.entries if split_of(entry.id) == split])
+
+
+def table_rows(report: BfclReport, split: Split | None = None) -> tuple[list[str], list[list[str]]]:
     """Header and rows of the summary table: one row per mode, ``acc (correct/n)`` per category, then the
-    mean prompt tokens, completion tokens and seconds per entry over all of the mode's entries."""
+    mean prompt tokens, completion tokens and seconds per entry over all of the mode's entries. With
+    `split`, only the entries `split_of` puts there count (the eval rows beside "all")."""
     header = ["mode", *report.categories, "prompt tok", "completion tok", "s/entry"]
     rows: list[list[str]] = []
     for mode in report.modes:
-        cells = {cell.category: cell for cell in report.mode_cells(mode)}
+        cells = {cell.category: _only(cell, split) for cell in report.mode_cells(mode)}
         row = [mode]
         for category in report.categories:
             cell = cells.get(category)
             row.append(f"{cell.accuracy:.1%} ({cell.correct}/{cell.n})" if cell is not None else "-")
-        entries = report.mode_entries(mode)
+        entries: list[EntryResult] = [entry for cell in cells.values() for entry in cell.entries]
         count = len(entries) or 1
         row.append(f"{sum(e.prompt_tokens for e in entries) / count:.0f}")
         row.append(f"{sum(e.completion_tokens for e in entries) / count:.0f}")
@@ -49,19 +65,28 @@ def describe(report: BfclReport) -> str:
     else:
         size = f"limit: {'none' if report.limit is None else report.limit} per category"
     when = f"{report.created}, {report.elapsed_s:.0f} s"
-    return f"BFCL AST accuracy of {report.model} (split: {split}, {size}; {when})"
+    commits = sorted({entry.commit for cell in report.cells for entry in cell.entries if entry.commit})
+    if len(commits) > 1:
+        merged = f"merged runs of commits {', '.join(commits)}"
+        return f"BFCL AST accuracy of {report.model}, {merged} (split: {split}, {size}; {when})"
+    at = f", commit {commits[0]}" if commits else ""
+    return f"BFCL AST accuracy of {report.model}{at} (split: {split}, {size}; {when})"
 
 
-def markdown_table(report: BfclReport) -> str:
-    """The summary table in markdown, headed by the line ``describe`` writes."""
-    header, rows = table_rows(report)
-    lines = [
-        describe(report),
-        "",
+def _markdown_rows(header: list[str], rows: list[list[str]]) -> list[str]:
+    return [
         "| " + " | ".join(header) + " |",
         "|" + "|".join("---" for _ in header) + "|",
         *("| " + " | ".join(row) + " |" for row in rows),
     ]
+
+
+def markdown_table(report: BfclReport) -> str:
+    """The summary table in markdown, headed by the line ``describe`` writes; a run over every entry
+    (no split) also gets the eval-split table: the same rows on the ids `split_of` puts in eval."""
+    lines = [describe(report), "", *_markdown_rows(*table_rows(report))]
+    if report.split is None:
+        lines += ["", "The same runs, eval split only:", "", *_markdown_rows(*table_rows(report, "eval"))]
     return "\n".join(lines) + "\n"
 
 
@@ -186,17 +211,19 @@ def merge_reports(reports: list[BfclReport]) -> BfclReport:
                 f"cannot merge runs of {report.model!r} (split {report.split}) and {first.model!r} "
                 f"(split {first.split})"
             )
-    cells = {}
+    cells: dict[tuple[str, str], CellResult] = {}
     for report in reports:
         for cell in report.cells:
-            key = (cell.mode, cell.category)
+            key = (row_label(cell), cell.category)
             if key in cells:
-                raise ValueError(f"mode {cell.mode!r} on {cell.category!r} is in more than one run")
-            cells[key] = cell
-    modes = {mode for report in reports for mode in report.modes}
+                raise ValueError(f"mode {key[0]!r} on {cell.category!r} is in more than one run")
+            cells[key] = replace(cell, mode=key[0])
+    modes = {mode for mode, _ in cells}
     categories = {category for report in reports for category in report.categories}
     order = [c for c in CATEGORIES if c in categories] + sorted(categories - set(CATEGORIES))
-    mode_order = [m for m in MODES if m in modes] + sorted(modes - set(MODES))
+    # each mode's row, then the same mode under other policy sets ("umi", "umi+repairs", "compiler", ...)
+    mode_order = [m for base in MODES for m in sorted(modes) if m.split("+")[0] == base]
+    mode_order += sorted(modes - set(mode_order))
     limits = {report.limit for report in reports}
     return BfclReport(
         model=first.model,
