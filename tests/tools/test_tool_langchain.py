@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 
 import pytest
 from langchain_core.tools import BaseTool, StructuredTool, ToolException
@@ -10,6 +12,7 @@ from langchain_core.tools import tool as lc_tool
 from pydantic import BaseModel, Field
 
 from tinycrew.tools import ToolRegistry, from_langchain
+from tinycrew.tools.langchain_adapter import has_async
 
 
 @lc_tool(parse_docstring=True)
@@ -99,3 +102,58 @@ def test_plain_functions_are_refused_with_a_hint() -> None:
 
     with pytest.raises(TypeError, match="needs a langchain_core BaseTool.*tinycrew.tools.tool"):
         from_langchain(plain)  # type: ignore[arg-type]
+
+
+class AsyncLookup(Lookup):
+    """A BaseTool subclass with its own async implementation."""
+
+    name: str = "dictionary.alookup"
+
+    async def _arun(self, word: str, language: str = "en") -> dict:
+        await asyncio.sleep(0)
+        return {"word": word, "async": True}
+
+
+def test_registry_converts_langchain_tools_as_they_are() -> None:
+    registry = ToolRegistry([multiply, Lookup(), AsyncLookup()])
+    assert registry.names() == ["multiply", "dictionary.lookup", "dictionary.alookup"]
+    assert registry.get("multiply").parameters == from_langchain(multiply).parameters
+    assert registry.get("dictionary.lookup").description == "Look a word up in the dictionary."
+    assert registry.run("multiply", {"a": 2, "b": 4}).content == "8.0"
+    assert registry.run("dictionary.alookup", {"word": "tea"}).content == '{"word":"tea","async":true}'
+    failed = registry.run("dictionary.lookup", {"word": "xyzzy"})
+    assert (
+        not failed.ok
+        and failed.error_kind == "exception"
+        and failed.content == "error: ToolException: no such word"
+    )
+
+
+def test_sync_and_async_implementations_are_told_apart() -> None:
+    async def wait(seconds: float) -> str:
+        return "waited"
+
+    def wait_sync(seconds: float) -> str:
+        return "sync"
+
+    both = StructuredTool.from_function(func=wait_sync, coroutine=wait, name="wait", description="Wait.")
+    assert [has_async(t) for t in (multiply, Lookup(), AsyncLookup(), both)] == [False, False, True, True]
+    assert from_langchain(both).run({"seconds": 0}).content == "waited"
+    assert from_langchain(multiply).run({"a": 1, "b": 3}).content == "3.0"
+
+
+def test_a_hung_sync_langchain_tool_is_abandoned_at_its_timeout() -> None:
+    release = threading.Event()
+
+    @lc_tool
+    def hang(seconds: float) -> str:
+        """Wait for a release that never comes in time."""
+        release.wait(seconds)
+        return "released"
+
+    started = time.monotonic()
+    result = from_langchain(hang, timeout=0.3).run({"seconds": 30})
+    elapsed = time.monotonic() - started
+    release.set()
+    assert result.error_kind == "timeout" and result.error == "timed out after 0.3s"
+    assert elapsed < 5, f"the run waited {elapsed:.1f}s for the hung thread"

@@ -107,13 +107,14 @@ async def test_running_through_the_registry() -> None:
     assert registry.run("nope", {}).error_kind == "unknown_tool"
 
 
-def test_langchain_tools_are_pointed_to_the_adapter() -> None:
+def test_langchain_tools_are_taken_as_they_are() -> None:
     from langchain_core.tools import tool as lc_tool
 
     @lc_tool
     def ping(host: str) -> str:
         """Ping a host."""
-        return host
+        return f"pong from {host}"
 
-    with pytest.raises(TypeError, match="from_langchain"):
-        ToolRegistry().add(ping)
+    added = ToolRegistry().add(ping)
+    assert added.name == "ping" and added.description == "Ping a host."
+    assert added.run({"host": "example.org"}).content == "pong from example.org"

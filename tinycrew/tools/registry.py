@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tinycrew.tools.core import Tool, ToolResult
 from tinycrew.tools.decorator import function_to_tool
+from tinycrew.tools.langchain_adapter import from_langchain, is_langchain_tool
+
+if TYPE_CHECKING:
+    from langchain_core.tools import BaseTool
 
 
 def _suggest(name: str, names: Iterable[str]) -> str:
@@ -18,20 +22,20 @@ def _suggest(name: str, names: Iterable[str]) -> str:
 class ToolRegistry:
     """Tools by name, in the order they were added."""
 
-    def __init__(self, tools: Iterable[Tool | Callable[..., Any]] = ()) -> None:
+    def __init__(self, tools: Iterable[Tool | Callable[..., Any] | BaseTool] = ()) -> None:
         self._tools: dict[str, Tool] = {}
         for item in tools:
             self.add(item)
 
-    def add(self, item: Tool | Callable[..., Any], *, replace: bool = False) -> Tool:
-        """Add a Tool (or a typed function, wrapped as by ``@tool``); returns the Tool.
+    def add(self, item: Tool | Callable[..., Any] | BaseTool, *, replace: bool = False) -> Tool:
+        """Add a Tool, a typed function (wrapped as by ``@tool``) or a LangChain ``BaseTool`` (converted
+        by ``from_langchain`` with its defaults; call it yourself for a timeout or ``side_effect``);
+        returns the Tool.
 
         A second tool with the same name is an error unless ``replace=True``.
         """
         if not isinstance(item, Tool):
-            if hasattr(item, "args_schema") and hasattr(item, "ainvoke"):
-                raise TypeError(f"{item!r} is a LangChain tool: add from_langchain(tool) instead")
-            item = function_to_tool(item)
+            item = from_langchain(item) if is_langchain_tool(item) else function_to_tool(item)
         if item.name in self._tools and not replace:
             raise ValueError(f"a tool named {item.name!r} is already registered")
         self._tools[item.name] = item
