@@ -14,10 +14,15 @@ Take argument values from the task and from earlier results; do not invent value
 
 
 def caller_messages(
-    task: str, calls: list[CallRecord], rationale: str, error: str | None = None
+    task: str, calls: list[CallRecord], rationale: str, error: str | None = None, part: str | None = None
 ) -> list[dict[str, Any]]:
-    """The caller's prompt; a validation error from the previous attempt is shown so it can fix it."""
-    user = f"Task: {task}\n\nResults so far:\n{history_text(calls)}\n\nPlanner: {rationale}"
+    """The caller's prompt; a validation error from the previous attempt is shown so it can fix it.
+    With `part` (a plan node's purpose) the call does only that part of the task, with those results."""
+    if part is None:
+        user = f"Task: {task}\n\nResults so far:\n{history_text(calls)}\n\nPlanner: {rationale}"
+    else:
+        results = f"\n\nResults this call can use:\n{history_text(calls)}" if calls else ""
+        user = f"Task: {task}{results}\n\nThis call does only this part of the task: {part}"
     if error:
         user += f"\n\nYour previous call was invalid: {error}\nWrite a corrected call."
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
@@ -31,9 +36,11 @@ async def call_tool(
     rationale: str,
     error: str | None = None,
     on_token: TokenSink | None = None,
+    part: str | None = None,
 ) -> RoleStep:
-    """One call to one of `tools`, constrained to their schemas; `parsed` is the `ToolCall`."""
-    messages = caller_messages(task, calls, rationale, error)
+    """One call to one of `tools`, constrained to their schemas; `parsed` is the `ToolCall`. `part`
+    narrows the call to one part of the task (a crew plan node, see `caller_messages`)."""
+    messages = caller_messages(task, calls, rationale, error, part)
     result, call = await run_structured(
         "caller",
         model,

@@ -1,0 +1,88 @@
+"""The crew planner's plan format: parsing (lenient, renumbered) and its GBNF grammar."""
+
+from __future__ import annotations
+
+import pytest
+
+from tinycrew.agents import CallRecord
+from tinycrew.agents.crew_planner import (
+    MAX_NODES,
+    crew_plan_grammar,
+    crew_planner_messages,
+    parse_crew_plan,
+)
+
+NAMES = ["find_email", "send_email", "get_weather"]
+
+
+def test_a_plan_with_a_dependency_and_a_parallel_call() -> None:
+    plan = parse_crew_plan(
+        "1. find_email: Kofi's address\n2. send_email after $1: tell Kofi I'm late\n3. get_weather: Oslo",
+        NAMES,
+    )
+    assert plan.decision == "calls"
+    assert [(n.id, n.tool, n.depends_on) for n in plan.nodes] == [
+        (1, "find_email", []),
+        (2, "send_email", [1]),
+        (3, "get_weather", []),
+    ]
+    assert plan.nodes[1].purpose == "tell Kofi I'm late"
+
+
+def test_lines_are_renumbered_by_position_and_their_references_follow() -> None:
+    plan = parse_crew_plan("12. find_email: a\n13. send_email after $12: b", NAMES, first_id=4)
+    assert [(n.id, n.depends_on) for n in plan.nodes] == [(4, []), (5, [4])]
+
+
+def test_a_reference_to_the_line_itself_or_a_later_one_is_not_a_dependency() -> None:
+    plan = parse_crew_plan("1. find_email after $1: a\n2. send_email after $3: b", NAMES)
+    assert [n.depends_on for n in plan.nodes] == [[], []]
+
+
+def test_lenient_reading_of_free_text_skips_prose_and_unknown_tools() -> None:
+    text = "Plan:\n1) `find_email` (after 0): Maria\n2. delete_everything: no\n3. get_weather: Lima"
+    plan = parse_crew_plan(text, NAMES)
+    assert [n.tool for n in plan.nodes] == ["find_email", "get_weather"]
+
+
+@pytest.mark.parametrize(
+    ("text", "decision", "said"),
+    [
+        ("none: no tool tells jokes", "none", "no tool tells jokes"),
+        ("ask: What should the email say?", "ask", "What should the email say?"),
+        ("None: nothing fits\nmore text", "none", "nothing fits"),
+    ],
+)
+def test_no_tool_and_ask_decisions(text: str, decision: str, said: str) -> None:
+    plan = parse_crew_plan(text, NAMES)
+    assert (plan.decision, plan.text, plan.nodes) == (decision, said, [])
+
+
+def test_text_with_neither_a_plan_nor_a_decision_is_an_error() -> None:
+    with pytest.raises(ValueError, match="no plan line"):
+        parse_crew_plan("I would send an email.", NAMES)
+
+
+def test_at_most_max_nodes_are_kept() -> None:
+    text = "\n".join(f"{i}. get_weather: city {i}" for i in range(1, MAX_NODES + 4))
+    assert len(parse_crew_plan(text, NAMES).nodes) == MAX_NODES
+
+
+def test_the_grammar_compiles_in_llama_cpp_and_names_only_offered_tools() -> None:
+    from llama_cpp import LlamaGrammar
+
+    grammar = crew_plan_grammar(NAMES)
+    LlamaGrammar.from_string(grammar, verbose=False)  # raises on a malformed grammar
+    assert '"find_email"' in grammar and "deps?" not in grammar.splitlines()[1]  # no `after` on line 1
+    replan = crew_plan_grammar(NAMES, first_id=3)
+    LlamaGrammar.from_string(replan, verbose=False)
+    assert replan.startswith('root ::= "3. "') and "deps?" in replan.splitlines()[1]
+
+
+def test_a_replan_prompt_shows_the_calls_made_and_the_numbering_to_continue() -> None:
+    tools = [{"type": "function", "function": {"name": "find_email", "description": "Find an address."}}]
+    done = [CallRecord(id=1, name="find_email", arguments={"name": "Kofi"}, observation="unknown contact")]
+    messages = crew_planner_messages("Email Kofi", tools, done, "the address was not found")
+    assert "find_email" in messages[0]["content"]
+    last = messages[-1]["content"]
+    assert "unknown contact" in last and "the address was not found" in last and "from 2" in last
