@@ -1,0 +1,52 @@
+"""compare_reports and `tinycrew eval diff` on reports scored from real BFCL entries (no model needed)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from tests.evals.test_report import _report
+from tinycrew.cli import app
+from tinycrew.evals import split_of
+from tinycrew.evals.compare import change_counts, compare_reports
+from tinycrew.evals.report import save_report
+from tinycrew.evals.runner import BfclReport
+
+
+def _flipped(report: BfclReport, category: str) -> BfclReport:
+    """A copy in which the prompt mode's entry of `category` got the other score and no calls."""
+    copy = BfclReport.from_dict(json.loads(json.dumps(report.to_dict())))
+    entry = copy.cell("prompt", category).entries[0]
+    entry.ok, entry.calls, entry.reason = not entry.ok, [], "changed by hand"
+    return copy
+
+
+def test_a_flipped_entry_is_the_only_change_and_is_counted() -> None:
+    before = _report()
+    after = _flipped(before, "multiple")
+    [change] = compare_reports(before, after)
+    assert (change.mode, change.category) == ("prompt", "multiple")
+    assert change.kind == ("gained" if change.after.ok else "lost")
+    assert change_counts([change])["prompt"][change.kind] == 1
+    assert change.id in change.line() and "changed by hand" in change.line()
+    assert compare_reports(before, before) == []
+
+
+def test_split_keeps_only_that_splits_entries() -> None:
+    before = _report()
+    after = _flipped(before, "multiple")
+    entry_id = after.cell("prompt", "multiple").entries[0].id
+    other = "train" if split_of(entry_id) == "eval" else "eval"
+    assert compare_reports(before, after, split=split_of(entry_id))
+    assert compare_reports(before, after, split=other) == []  # type: ignore[arg-type]
+
+
+def test_the_diff_command_prints_the_change(tmp_path: Path) -> None:
+    before = _report()
+    save_report(before, tmp_path / "a")
+    save_report(_flipped(before, "parallel"), tmp_path / "b")
+    result = CliRunner().invoke(app, ["eval", "diff", str(tmp_path / "a"), str(tmp_path / "b")])
+    assert result.exit_code == 0, result.output
+    assert "changed by hand" in result.output and "prompt: " in result.output
