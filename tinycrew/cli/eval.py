@@ -52,7 +52,8 @@ def bfcl_command(
         str | None, typer.Option(help="an OpenAI-compatible server (.../v1); --model names what it serves")
     ] = None,
     mode: Annotated[
-        list[str] | None, typer.Option(help="prompt | native | umi | compiler | react (repeat; default all)")
+        list[str] | None,
+        typer.Option(help="prompt | native | crew | umi | compiler | react (repeat; default all)"),
     ] = None,
     category: Annotated[
         list[str] | None, typer.Option(help="a BFCL category (repeat; default all five)")
@@ -162,3 +163,36 @@ def report_command(
         _print_files(render_report(report, paths[0].parent))
     else:
         _print_files(save_report(report, out or paths[0].parent))
+
+
+@app.command("diff")
+def diff_command(
+    before: Annotated[Path, typer.Argument(help="a folder (or bfcl_results.json) of the first run")],
+    after: Annotated[Path, typer.Argument(help="a folder (or bfcl_results.json) of the second run")],
+    split: Annotated[str | None, typer.Option(help="train | eval: compare that split's entries only")] = None,
+) -> None:
+    """List the entries whose score or calls differ between two runs of the same modes, and count the
+    gains and losses per mode (say `--policies default` against `--policies repairs`).
+
+    Example: `tinycrew eval diff results/default results/repairs --split eval`
+    """
+    from tinycrew.evals.compare import change_counts, compare_reports
+    from tinycrew.evals.report import load_report
+
+    if split not in (None, "train", "eval"):
+        raise typer.BadParameter("use train or eval", param_hint="--split")
+    reports = []
+    for folder in (before, after):
+        path = folder / "bfcl_results.json" if folder.is_dir() else folder
+        if not path.is_file():
+            raise typer.BadParameter(f"no bfcl_results.json at {folder}", param_hint="BEFORE/AFTER")
+        reports.append(load_report(path))
+    changes = compare_reports(*reports, split=split)  # type: ignore[arg-type]
+    for change in changes:
+        console.print(change.line(), markup=False, soft_wrap=True)
+    for mode, counts in change_counts(changes).items():
+        console.print(
+            f"{mode}: {counts['gained']} gained, {counts['lost']} lost, {counts['changed']} changed"
+        )
+    if not changes:
+        console.print("no entry differs")
