@@ -14,6 +14,7 @@ from tinycrew.cli import traj as traj_commands
 from tinycrew.cli.doctor import doctor_command
 from tinycrew.cli.errors import GuardedGroup
 from tinycrew.cli.run import run_command
+from tinycrew.cli.serve import serve_command
 
 app = typer.Typer(
     cls=GuardedGroup,
@@ -25,6 +26,7 @@ app.add_typer(traj_commands.app, name="traj")
 app.add_typer(eval_commands.app, name="eval")
 app.command("run")(run_command)
 app.command("doctor")(doctor_command)
+app.command("serve")(serve_command)
 
 
 @app.callback()

@@ -38,6 +38,7 @@ EXTRA_OF_MODULE: dict[str, str] = {
     "fastapi": "service",
     "uvicorn": "service",
     "sse_starlette": "service",
+    "regex": "service",
     "langchain_core": "interop",
     "mcp": "interop",
     "psycopg": "postgres",

@@ -1,0 +1,323 @@
+"""The FastAPI app: OpenAI-compatible `/v1/chat/completions` and `/v1/models`, `/healthz`, `/readyz`.
+
+`create_app(config, models)` builds it; `tinycrew serve` runs it under uvicorn. Every `/v1` request
+is checked in this order: body size (413), API key (401), rate limit (429), request shape (400),
+model (404), conversation and tools (400), a place in the model's queue (429), then generation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import math
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import aclosing, asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from sse_starlette import EventSourceResponse
+from starlette.types import Receive, Scope, Send
+
+from tinycrew.models import ChatModel
+from tinycrew.models.capabilities import capabilities_of
+from tinycrew.service.auth import bearer_token, hash_key, key_matches
+from tinycrew.service.completion import Completion, Event, check_tool_grammars
+from tinycrew.service.config import ServiceConfig
+from tinycrew.service.errors import ServiceError, bad_request, error_body, install_error_handlers
+from tinycrew.service.limits import BodySizeLimit
+from tinycrew.service.queueing import ModelQueue, QueueFull, Ticket
+from tinycrew.service.ratelimit import RateLimiter
+from tinycrew.service.relevance import Relevance
+from tinycrew.service.responses import ChunkWriter, completion_body
+from tinycrew.service.schemas import ChatCompletionRequest, Plan, to_plan
+
+logger = logging.getLogger("tinycrew.service")
+
+DISCONNECT_POLL_S = 0.25
+"""How often a whole (non-streamed) reply checks that its client is still there."""
+
+
+@dataclass
+class Service:
+    """What the routes share: settings, loaded models and their queues, the rate limiter."""
+
+    config: ServiceConfig
+    models: dict[str, ChatModel] = field(default_factory=dict)
+    queues: dict[str, ModelQueue] = field(default_factory=dict)
+    limiter: RateLimiter = field(init=False)
+    relevance: Relevance | None = field(init=False)
+    ready: bool = False
+    started: int = field(default_factory=lambda: int(time.time()))
+
+    def __post_init__(self) -> None:
+        self.limiter = RateLimiter(self.config.rate_per_minute, self.config.rate_burst)
+        floor = self.config.min_tool_similarity
+        self.relevance = Relevance(floor) if floor is not None else None
+
+    def add_models(self, models: Sequence[ChatModel]) -> None:
+        """Serve these models under their names, each with its own queue."""
+        for model in models:
+            if not capabilities_of(model).json_schema:
+                raise ValueError(
+                    f"model {model.name!r} cannot decode under a JSON schema, which every call needs here"
+                )
+            self.models[model.name] = model
+            self.queues[model.name] = ModelQueue(self.config.queue_size)
+
+
+def create_app(config: ServiceConfig | None = None, models: Sequence[ChatModel] | None = None) -> FastAPI:
+    """The service as an ASGI app. With `models` it serves those (already loaded) models; without, it
+    loads `config.models` in the background after start-up (`/readyz` answers 503 until then).
+
+    Example: `uvicorn.run(create_app(ServiceConfig(queue_size=4)), host="127.0.0.1", port=8000)`.
+    """
+    config = config or ServiceConfig()
+    service = Service(config)
+    if models is not None:
+        service.add_models(models)
+
+    async def prepare() -> None:
+        if not service.models:
+            from tinycrew.models import load_model
+
+            loaded = await asyncio.to_thread(lambda: [load_model(name) for name in config.models])
+            service.add_models(loaded)
+        if service.relevance is not None:
+            await asyncio.to_thread(service.relevance.warm_up)
+        service.ready = True
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        task = asyncio.create_task(prepare())
+        task.add_done_callback(lambda t: t.cancelled() or t.exception() is None or _log_failure(t))
+        yield
+        task.cancel()
+
+    app = FastAPI(title="tinycrew", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    app.state.service = service
+    app.add_middleware(BodySizeLimit, max_bytes=config.max_body_bytes)
+    install_error_handlers(app)
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        """The process answers (it may still be loading its models)."""
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    async def readyz() -> JSONResponse:
+        """Models loaded and ready: 200 with each model's queue, else 503."""
+        if not service.ready:
+            return JSONResponse({"status": "loading"}, status_code=503, headers={"Retry-After": "2"})
+        queues = {
+            name: {
+                "generating": q.generating,
+                "waiting": q.waiting,
+                "queue_size": q.size,
+                "cancelled": q.cancelled,
+            }
+            for name, q in service.queues.items()
+        }
+        return JSONResponse({"status": "ready", "models": queues})
+
+    @app.get("/v1/models")
+    async def list_models(caller: str = Depends(_guard)) -> dict[str, Any]:
+        """The served models, in OpenAI's list shape."""
+        return {"object": "list", "data": [_model_card(service, name) for name in service.models]}
+
+    @app.get("/v1/models/{name:path}")
+    async def get_model(name: str, caller: str = Depends(_guard)) -> dict[str, Any]:
+        """One served model, or 404."""
+        if name not in service.models:
+            raise _unknown_model(name)
+        return _model_card(service, name)
+
+    @app.post("/v1/chat/completions", response_model=None)
+    async def chat_completions(
+        body: ChatCompletionRequest, request: Request, caller: str = Depends(_guard)
+    ) -> Response | dict[str, Any]:
+        """OpenAI's chat completion, with tools; streamed as server-sent events when `stream` is true."""
+        model, queue = _model(service, body.model)
+        plan = to_plan(body, config.max_messages, config.max_tools)
+        prompt_tokens = await asyncio.to_thread(_check_prompt, model, plan)
+        try:
+            ticket = queue.admit()
+        except QueueFull as full:
+            raise ServiceError(
+                429,
+                f"The server is busy: {queue.size} requests are already queued for this model. Retry later.",
+                type_="requests",
+                code="queue_full",
+                headers={"Retry-After": str(full.retry_after)},
+            ) from None
+        completion = Completion(
+            model,
+            plan,
+            max_parallel_calls=config.max_parallel_calls,
+            relevance=service.relevance,
+            prompt_tokens=prompt_tokens,
+        )
+        if body.stream:
+            include_usage = bool(body.stream_options and body.stream_options.include_usage)
+            writer = ChunkWriter(model.name, include_usage=include_usage)
+            return _Stream(_sse(completion, writer, queue, ticket), ticket, sep="\n", ping=15)
+        events = await _whole(completion, queue, ticket, request)
+        if events is None:  # the client went away; nobody reads this
+            return Response(status_code=499)
+        return completion_body(model.name, events)
+
+    return app
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    logger.error("the service could not get ready", exc_info=task.exception())
+
+
+async def _guard(request: Request) -> str:
+    """API key (when keys are configured) and rate limit; returns who is calling."""
+    service: Service = request.app.state.service
+    if service.config.key_hashes:
+        token = bearer_token(request.headers.get("authorization"))
+        challenge = {"WWW-Authenticate": "Bearer"}
+        if token is None:
+            raise ServiceError(
+                401,
+                "You didn't provide an API key. Send it in an Authorization header: Bearer YOUR_KEY.",
+                code="missing_api_key",
+                headers=challenge,
+            )
+        if not key_matches(token, service.config.key_hashes):
+            raise ServiceError(401, "Incorrect API key provided.", code="invalid_api_key", headers=challenge)
+        caller = f"key:{hash_key(token)}"
+    else:
+        caller = f"address:{request.client.host if request.client else 'unknown'}"
+    wait = service.limiter.check(caller)
+    if wait > 0:
+        raise ServiceError(
+            429,
+            "Rate limit reached for requests. Retry later.",
+            type_="requests",
+            code="rate_limit_exceeded",
+            headers={"Retry-After": str(max(1, math.ceil(wait)) if math.isfinite(wait) else 60)},
+        )
+    return caller
+
+
+def _model_card(service: Service, name: str) -> dict[str, Any]:
+    return {"id": name, "object": "model", "created": service.started, "owned_by": "tinycrew"}
+
+
+def _unknown_model(name: str) -> ServiceError:
+    return ServiceError(404, f"The model `{name}` does not exist.", param="model", code="model_not_found")
+
+
+def _model(service: Service, name: str) -> tuple[ChatModel, ModelQueue]:
+    if not service.ready:
+        raise ServiceError(
+            503, "The model is still loading. Retry shortly.", type_="server_error", code="model_loading",
+            headers={"Retry-After": "2"},
+        )  # fmt: skip
+    if name not in service.models:
+        raise _unknown_model(name)
+    return service.models[name], service.queues[name]
+
+
+def _check_prompt(model: ChatModel, plan: Plan) -> int:
+    """Render the conversation through the model's chat template (refusals are 400s), check that it fits
+    the context window, and check that every tool's schema makes a grammar; the prompt's token count."""
+    check_tool_grammars(plan.tools)
+    render = getattr(model, "render", None)
+    if render is None:
+        return 0
+    import jinja2
+
+    try:
+        tokens = render(plan.messages, plan.tools if plan.choice != "none" else None)
+    except (jinja2.TemplateError, TypeError, ValueError, KeyError) as error:
+        raise bad_request(
+            f"the model's chat template cannot render these messages: {error}", "messages"
+        ) from None
+    llama = getattr(model, "llama", None)
+    n_ctx = llama.n_ctx() if llama is not None else None
+    if n_ctx is not None and len(tokens) >= n_ctx:
+        raise ServiceError(
+            400,
+            f"This model's maximum context length is {n_ctx} tokens; the messages and tools take "
+            f"{len(tokens)}.",
+            param="messages",
+            code="context_length_exceeded",
+        )
+    return len(tokens)
+
+
+async def _whole(
+    completion: Completion, queue: ModelQueue, ticket: Ticket, request: Request
+) -> list[Event] | None:
+    """Every event of a non-streamed reply, or None when the client disconnected first (its generation
+    is stopped, so the model goes to the next request at once)."""
+
+    async def produce() -> list[Event]:
+        async with queue.turn(ticket), aclosing(completion.events()) as events:
+            return [event async for event in events]
+
+    task = asyncio.create_task(produce())
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=DISCONNECT_POLL_S)
+            if done:
+                return task.result()
+            if await request.is_disconnected():
+                queue.cancelled += 1
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+                return None
+    finally:
+        if not task.done():
+            task.cancel()
+        ticket.release()
+
+
+async def _sse(
+    completion: Completion, writer: ChunkWriter, queue: ModelQueue, ticket: Ticket
+) -> AsyncIterator[dict[str, str]]:
+    """The stream's `data:` lines, ending with `[DONE]`. A client that disconnects cancels this (the
+    generation stops at the next token); a model failure becomes an error event."""
+    finished = False
+    try:
+        async with queue.turn(ticket), aclosing(completion.events()) as events:
+            async for event in events:
+                for chunk in writer.chunks(event):
+                    yield {"data": json.dumps(chunk, ensure_ascii=False)}
+        finished = True
+        yield {"data": "[DONE]"}
+    except Exception:
+        finished = True
+        logger.exception("generation failed during a stream")
+        body = error_body("The server had an error while generating.", "server_error")
+        yield {"data": json.dumps(body)}
+    finally:
+        if not finished:
+            queue.cancelled += 1
+
+
+class _Stream(EventSourceResponse):
+    """An SSE response that gives its queue place back however the response ends (also when the
+    client left before the first event)."""
+
+    def __init__(self, content: AsyncIterator[dict[str, str]], ticket: Ticket, **options: Any) -> None:
+        super().__init__(content, **options)
+        self._ticket = ticket
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._ticket.release()
+
+
+__all__ = ["Service", "create_app"]
