@@ -26,7 +26,7 @@ from starlette.types import Receive, Scope, Send
 from tinycrew.models import ChatModel
 from tinycrew.models.capabilities import capabilities_of
 from tinycrew.service.auth import bearer_token, hash_key, key_matches
-from tinycrew.service.completion import Completion, Event, check_tool_grammars
+from tinycrew.service.completion import Completion, Event
 from tinycrew.service.config import ServiceConfig
 from tinycrew.service.errors import ServiceError, bad_request, error_body, install_error_handlers
 from tinycrew.service.limits import BodySizeLimit
@@ -34,7 +34,7 @@ from tinycrew.service.queueing import ModelQueue, QueueFull, Ticket
 from tinycrew.service.ratelimit import RateLimiter
 from tinycrew.service.relevance import Relevance
 from tinycrew.service.responses import ChunkWriter, completion_body
-from tinycrew.service.schemas import ChatCompletionRequest, Plan, to_plan
+from tinycrew.service.schemas import ChatCompletionRequest, to_plan
 
 logger = logging.getLogger("tinycrew.service")
 
@@ -143,7 +143,10 @@ def create_app(config: ServiceConfig | None = None, models: Sequence[ChatModel] 
         """OpenAI's chat completion, with tools; streamed as server-sent events when `stream` is true."""
         model, queue = _model(service, body.model)
         plan = to_plan(body, config.max_messages, config.max_tools)
-        prompt_tokens = await asyncio.to_thread(_check_prompt, model, plan)
+        completion = Completion(
+            model, plan, max_parallel_calls=config.max_parallel_calls, relevance=service.relevance
+        )
+        completion.prompt_tokens = await asyncio.to_thread(_check_prompt, completion)
         try:
             ticket = queue.admit()
         except QueueFull as full:
@@ -154,13 +157,6 @@ def create_app(config: ServiceConfig | None = None, models: Sequence[ChatModel] 
                 code="queue_full",
                 headers={"Retry-After": str(full.retry_after)},
             ) from None
-        completion = Completion(
-            model,
-            plan,
-            max_parallel_calls=config.max_parallel_calls,
-            relevance=service.relevance,
-            prompt_tokens=prompt_tokens,
-        )
         if body.stream:
             include_usage = bool(body.stream_options and body.stream_options.include_usage)
             writer = ChunkWriter(model.name, include_usage=include_usage)
@@ -226,10 +222,11 @@ def _model(service: Service, name: str) -> tuple[ChatModel, ModelQueue]:
     return service.models[name], service.queues[name]
 
 
-def _check_prompt(model: ChatModel, plan: Plan) -> int:
-    """Render the conversation through the model's chat template (refusals are 400s), check that it fits
-    the context window, and check that every tool's schema makes a grammar; the prompt's token count."""
-    check_tool_grammars(plan.tools)
+def _check_prompt(completion: Completion) -> int:
+    """Check that every tool's schema makes a grammar, render the conversation through the model's chat
+    template (a refusal is a 400) and check that it fits the context window; the prompt's token count."""
+    completion.check()
+    model, plan = completion.model, completion.plan
     render = getattr(model, "render", None)
     if render is None:
         return 0

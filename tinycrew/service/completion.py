@@ -6,7 +6,8 @@ How `tool_choice` is served:
 
 * `"none"`, or no tools: text, generated without the tools in the prompt.
 * `"required"` / a named tool: one constrained generation of a call (`parallel_tool_calls=false`) or of
-  a JSON list of 1 to `max_parallel_calls` calls (true, OpenAI's default) to the allowed tools.
+  1 to `max_parallel_calls` calls (true, OpenAI's default) to the allowed tools, in the model's own
+  call format where its template has one (`callgrammar`).
 * `"auto"`: if no offered tool is relevant to the user's request (`Relevance`), text as for "none".
   Otherwise the reply is generated with the tools in the prompt and its opening is watched
   (`openings`): text streams on from the same generation; a call opening stops it and the call(s)
@@ -27,7 +28,8 @@ from typing import Any
 
 from tinycrew.models import ChatModel, ChatResult
 from tinycrew.models.capabilities import capabilities_of
-from tinycrew.models.grammar import grammar_for_schema, tool_call_schema
+from tinycrew.models.grammar import grammar_for_schema, grammar_from_gbnf, tool_call_schema
+from tinycrew.service.callgrammar import calls_grammar, uses_call_tags
 from tinycrew.service.callstream import CallReader
 from tinycrew.service.errors import bad_request
 from tinycrew.service.generation import Generation
@@ -121,6 +123,32 @@ class Completion:
         self.calls: list[CallOut] = []
         self.text = ""
         self._grammar = capabilities_of(model).grammar
+        self._tags = uses_call_tags(model)
+
+    def call_options(self) -> dict[str, Any]:
+        """The constraint the calls are decoded under: a GBNF grammar (tagged calls or a JSON list), or
+        the JSON schema for a backend that takes schemas only."""
+        plan = self.plan
+        assert plan.tools is not None
+        allowed = [
+            tool for tool in plan.tools if plan.choice in ("auto", "required", tool["function"]["name"])
+        ]
+        most = self.max_parallel_calls if plan.parallel else 1
+        if self._grammar:
+            return {"grammar": calls_grammar(allowed, most, self._tags)}
+        schema = tool_call_schema(allowed)
+        if most > 1:
+            schema = {"type": "array", "items": schema, "minItems": 1, "maxItems": most}
+        return {"json_schema": schema}
+
+    def check(self) -> None:
+        """Refuse (400) tools whose schemas make no grammar, before the request takes a queue place."""
+        check_tool_grammars(self.plan.tools)
+        if self.plan.tools and self.plan.choice != "none" and self._grammar:
+            try:
+                grammar_from_gbnf(self.call_options()["grammar"])  # compiled once, kept for the generation
+            except Exception as error:  # llama.cpp's converter and parser raise many kinds
+                raise bad_request(f"the tools make no grammar: {error}", param="tools") from None
 
     def _finish(self, reason: str) -> Finish:
         return Finish(reason, self.prompt_tokens, self.completion_tokens)
@@ -237,16 +265,7 @@ class Completion:
         of a call already in this reply ends the generation (a small model repeats rather than stops);
         with `auto`, calls repeating one already answered in this turn are dropped."""
         plan = self.plan
-        assert plan.tools is not None
-        allowed = (
-            plan.tools
-            if plan.choice in ("auto", "required")
-            else [tool for tool in plan.tools if tool["function"]["name"] == plan.choice]
-        )
-        schema = tool_call_schema(allowed)
-        if plan.parallel:
-            schema = {"type": "array", "items": schema, "minItems": 1, "maxItems": self.max_parallel_calls}
-        options = {"tools": plan.tools, "tool_choice": "auto", "json_schema": schema, **self._sampling()}
+        options = {"tools": plan.tools, "tool_choice": "auto", **self.call_options(), **self._sampling()}
         reader, seen = CallReader(), set()
         results: list[ChatResult] = []
         async with aclosing(self._generate(options, results)) as deltas:

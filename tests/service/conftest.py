@@ -1,0 +1,104 @@
+"""A real uvicorn server on a free 127.0.0.1 port, in a thread of the test process, serving the
+session's default model (loaded once): the official `openai` client talks to it over HTTP."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+import openai
+import pytest
+import uvicorn
+
+from tests.conftest import free_port
+from tinycrew.service import ServiceConfig, create_app
+from tinycrew.service.app import Service
+
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Current weather in a city.",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "city": {"type": "string", "description": "City name, e.g. Paris"},
+                "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
+            },
+            "required": ["city"],
+        },
+    },
+}
+ADD = {
+    "type": "function",
+    "function": {
+        "name": "add",
+        "description": "Add two numbers.",
+        "parameters": {
+            "type": "object",
+            "properties": {"a": {"type": "number"}, "b": {"type": "number"}},
+            "required": ["a", "b"],
+        },
+    },
+}
+
+
+class RunningServer:
+    """A started server: its URL, its service state, and clients for it."""
+
+    def __init__(self, base_url: str, service: Service) -> None:
+        self.base_url, self.service = base_url, service
+
+    def client(self, api_key: str = "unused", **options: Any) -> openai.OpenAI:
+        """The official client, without retries (a 429 must reach the test)."""
+        return openai.OpenAI(base_url=f"{self.base_url}/v1", api_key=api_key, max_retries=0, **options)
+
+    def post(self, path: str, **options: Any) -> httpx.Response:
+        return httpx.post(f"{self.base_url}{path}", timeout=120, **options)
+
+
+@contextmanager
+def running(config: ServiceConfig, model: Any) -> Iterator[RunningServer]:
+    """Serve `model` with `config` until the block ends; the server is always stopped."""
+    app = create_app(config, models=[model])
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
+    thread.start()
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or not thread.is_alive():
+                raise RuntimeError("the service did not get ready")
+            time.sleep(0.1)
+        yield RunningServer(base_url, app.state.service)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=60)
+
+
+@pytest.fixture(scope="session")
+def serve(default_model: Any) -> Callable[..., Any]:
+    """`with serve(queue_size=1) as server:` runs the default model with those settings."""
+
+    def start(**settings: Any) -> Any:
+        return running(ServiceConfig(models=[default_model.name], **settings), default_model)
+
+    return start
+
+
+@pytest.fixture(scope="module")
+def server(serve: Callable[..., Any]) -> Iterator[RunningServer]:
+    """One server with the default settings, shared by a test module."""
+    with serve() as started:
+        yield started
