@@ -60,16 +60,25 @@ def bad_request(message: str, param: str | None = None, code: str | None = "inva
     return ServiceError(400, message, param=param, code=code)
 
 
+_TYPE_TAGS = frozenset({"str", "int", "float", "bool", "list", "dict", "none", "bytes"})
+
+
+def _is_type_tag(part: str) -> bool:
+    """A union member's name in a pydantic location (`literal['auto']`, `str`, `NamedToolChoice`), not a
+    field: OpenAI's parameters are lower-case snake_case."""
+    return part in _TYPE_TAGS or any(char in part for char in "[]'-") or part[:1].isupper()
+
+
 def param_path(loc: tuple[Any, ...] | list[Any]) -> str | None:
     """A pydantic error location as OpenAI names parameters: ("body", "messages", 0, "role") ->
-    "messages[0].role"."""
+    "messages[0].role" (union members' tags left out)."""
     path = ""
     for part in loc:
         if part == "body" and not path:
             continue
         if isinstance(part, int):
             path += f"[{part}]"
-        else:
+        elif not _is_type_tag(str(part)):
             path += f".{part}" if path else str(part)
     return path or None
 
