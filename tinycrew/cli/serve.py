@@ -12,7 +12,7 @@ from rich.markup import escape
 from tinycrew.cli.errors import UserError
 from tinycrew.cli.run import check_model
 
-console = Console()
+console = Console(soft_wrap=True)
 
 
 def serve_command(
