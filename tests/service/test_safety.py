@@ -94,6 +94,7 @@ NO_SUCH_TOOL = {"type": "function", "function": {"name": "nope"}}
         ({"temperature": 5}, "temperature"),
         ({"max_tokens": 0}, "max_tokens"),
         ({"n": 2}, "n"),
+        ({"logprobs": True}, "logprobs"),
         ({"stop": ["a", "b", "c", "d", "e"]}, "stop"),
         ({"tool_choice": "required"}, "tool_choice"),
         ({"tools": [WEATHER], "tool_choice": NO_SUCH_TOOL}, "tool_choice"),

@@ -66,6 +66,8 @@ class Service:
                 raise ValueError(
                     f"model {model.name!r} cannot decode under a JSON schema, which every call needs here"
                 )
+            if model.name in self.models:
+                raise ValueError(f"two models are named {model.name!r}; serve each name once")
             self.models[model.name] = model
             self.queues[model.name] = ModelQueue(self.config.queue_size)
 
@@ -88,7 +90,11 @@ def create_app(config: ServiceConfig | None = None, models: Sequence[ChatModel] 
             loaded = await asyncio.to_thread(lambda: [load_model(name) for name in config.models])
             service.add_models(loaded)
         if service.relevance is not None:
-            await asyncio.to_thread(service.relevance.warm_up)
+            try:
+                await asyncio.to_thread(service.relevance.warm_up)
+            except Exception:  # no embeddings: serve on, with "auto" deciding from the reply alone
+                logger.warning("the tool relevance check is off: the embedding model failed", exc_info=True)
+                service.relevance = None
         service.ready = True
 
     @asynccontextmanager

@@ -73,8 +73,8 @@ class StreamOptions(BaseModel):
 
 class ChatCompletionRequest(BaseModel):
     """The request body. Accepted and ignored (the backend samples with the model's own settings):
-    `top_p`, `seed`, `user`, `presence_penalty`, `frequency_penalty`, `metadata`, `store`. Anything else
-    not listed here is refused, so a client learns that an option has no effect."""
+    `top_p`, `seed`, `user`, `presence_penalty`, `frequency_penalty`, `metadata`, `store`, and `logprobs`
+    when false. Anything else is refused, so a client learns that an option has no effect."""
 
     model_config = ConfigDict(extra="forbid")
     model: str
@@ -89,6 +89,7 @@ class ChatCompletionRequest(BaseModel):
     stream: bool = False
     stream_options: StreamOptions | None = None
     n: int | None = Field(default=None, ge=1)
+    logprobs: bool | None = None
     top_p: float | None = Field(default=None, ge=0.0, le=1.0)
     seed: int | None = None
     user: str | None = None
@@ -226,6 +227,8 @@ def to_plan(request: ChatCompletionRequest, max_messages: int, max_tools: int) -
         raise bad_request(f"at most {max_messages} messages are accepted", param="messages")
     if request.n not in (None, 1):
         raise bad_request("only n=1 is supported", param="n")
+    if request.logprobs:
+        raise bad_request("logprobs are not supported", param="logprobs")
     tools = _tools(request, max_tools)
     choice = request.tool_choice
     name = choice.function.name if isinstance(choice, NamedToolChoice) else None
