@@ -9,11 +9,18 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Iterator, Sequence
 from typing import Any, Literal, TypeVar
 
-from langgraph.types import Command
-from pydantic import BaseModel, Field
+from langchain_core.runnables import RunnableConfig
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Command, StreamMode
+from pydantic import BaseModel, Field, model_validator
 
 from tinycrew.agents import CallRecord
-from tinycrew.graphs.checkpoint import CheckpointerSpec, memory_checkpointer, open_checkpointer
+from tinycrew.graphs.checkpoint import (
+    CheckpointerSpec,
+    memory_checkpointer,
+    open_checkpointer,
+    state_checkpointer,
+)
 from tinycrew.graphs.compiler import build_compiler
 from tinycrew.graphs.react import build_react
 from tinycrew.graphs.state import MIN_TOOL_SIMILARITY, GraphContext, Limits
@@ -27,6 +34,7 @@ GraphName = Literal["umi", "compiler", "react"]
 BUILDERS = {"umi": build_umi, "compiler": build_compiler, "react": build_react}
 ModelRef = ChatModel | ModelSpec | str | None
 T = TypeVar("T")
+StreamModes = StreamMode | Sequence[StreamMode] | None
 
 
 CONSTRAINED_NEEDS: dict[str, dict[str, tuple[str, ...]]] = {
@@ -37,10 +45,13 @@ CONSTRAINED_NEEDS: dict[str, dict[str, tuple[str, ...]]] = {
 
 
 class RunResult(BaseModel):
-    """What a run produced: the answer, the calls, its id, and what each model cost."""
+    """What a run (one turn of a thread) produced: the answer, the calls, its ids, what each model cost."""
 
     run_id: str
     graph: str
+    thread: str = ""
+    """The conversation the run is a turn of (the LangGraph thread id); a run without one is its own
+    thread, named by its run id."""
     status: Literal["done", "interrupted"]
     answer: str | None = None
     outcome: str | None = None
@@ -49,6 +60,29 @@ class RunResult(BaseModel):
     usage: dict[str, dict[str, float]] = Field(default_factory=dict)
     tools: list[str] = Field(default_factory=list)
     elapsed_s: float = 0.0
+
+    @model_validator(mode="after")
+    def _own_thread(self) -> RunResult:
+        self.thread = self.thread or self.run_id
+        return self
+
+
+def merged_config(
+    config: RunnableConfig | None, ours: dict[str, Any], recursion_limit: int
+) -> RunnableConfig:
+    """The caller's `config` (callbacks, tags, metadata, run_name, its own configurable keys) with ours
+    laid over it: our configurable keys (thread_id, run_id, stream_tokens) win where they collide; the
+    caller's recursion_limit wins over ours."""
+    merged: dict[str, Any] = dict(config or {})
+    merged["configurable"] = {**(merged.get("configurable") or {}), **ours}
+    merged.setdefault("recursion_limit", recursion_limit)
+    return merged  # type: ignore[return-value]
+
+
+def _modes(stream_mode: StreamModes) -> list[str] | None:
+    if stream_mode is None:
+        return None
+    return [stream_mode] if isinstance(stream_mode, str) else list(stream_mode)
 
 
 def _registry(tools: ToolRegistry | Iterable[Tool | Callable[..., Any]]) -> ToolRegistry:
@@ -103,6 +137,11 @@ class Agent:
     `tinycrew.models.capabilities`); `constrained=True` refuses, here, a model that cannot constrain
     a role's output, so that every output parses. `run`, `resume` and `stream` also work inside a
     running event loop (Jupyter, a FastAPI handler).
+
+    `run(task, thread=...)` adds a turn to a conversation whose roles see the earlier turns; each turn
+    is its own recorded run. `agent.graph` is the compiled LangGraph graph (a subgraph, state reads);
+    `stream(..., stream_mode=...)` passes LangGraph's stream modes through, `config=` merges callbacks,
+    tags, metadata and configurable keys into the run's config, and `tools` may hold LangChain tools.
     """
 
     def __init__(
@@ -156,19 +195,41 @@ class Agent:
         self._checkpointer = checkpointer
         self._memory = memory_checkpointer()
         # Compiled once (a few ms: LangGraph inspects every node); each run only swaps the saver in.
-        self._graph = self._builder.compile(checkpointer=self._memory)
+        self._graph = self._builder.compile(checkpointer=self._memory, name=f"tinycrew_{graph}")
+        self._state_graph: CompiledStateGraph | None = None
 
-    def _config(self, run_id: str, stream_tokens: bool = False) -> dict[str, Any]:
-        return {
-            "configurable": {"thread_id": run_id, "stream_tokens": stream_tokens},
-            "recursion_limit": 4 * self.context.limits.max_steps + 20,
-        }
+    @property
+    def graph(self) -> CompiledStateGraph:
+        """The compiled LangGraph graph, with the agent's checkpoints: use it as a node of a parent
+        graph, or read a thread with `agent.graph.get_state({"configurable": {"thread_id": thread}})`
+        (and `get_state_history`, `aget_state`, ...). Runs through it directly, or as a subgraph, are
+        checkpointed (by the parent's saver, in a parent) but not recorded: only `run`/`stream` record.
+        With SQLite or Postgres it holds a synchronous saver on the same database, opened on first use.
+        """
+        if self._state_graph is None:
+            saver = state_checkpointer(self._checkpointer, self._memory)
+            self._state_graph = (
+                self._graph if saver is self._memory else self._graph.copy({"checkpointer": saver})
+            )
+        return self._state_graph
+
+    def _config(
+        self,
+        thread: str,
+        run_id: str | None = None,
+        stream_tokens: bool = False,
+        config: RunnableConfig | None = None,
+    ) -> RunnableConfig:
+        ours: dict[str, Any] = {"thread_id": thread, "stream_tokens": stream_tokens}
+        if run_id is not None:
+            ours["run_id"] = run_id
+        return merged_config(config, ours, 4 * self.context.limits.max_steps + 20)
 
     def _role_models(self) -> dict[str, str]:
         return {role: model.name for role, model in self.models.items()}
 
-    async def _result(self, graph: Any, run_id: str, started: float) -> RunResult:
-        snapshot = await graph.aget_state(self._config(run_id))
+    async def _result(self, graph: Any, thread: str, run_id: str, started: float) -> RunResult:
+        snapshot = await graph.aget_state(self._config(thread))
         values = snapshot.values
         pending = [
             item
@@ -180,6 +241,7 @@ class Agent:
         result = RunResult(
             run_id=run_id,
             graph=self.graph_name,
+            thread=thread,
             status=status,
             answer=values.get("answer"),
             outcome=values.get("outcome"),
@@ -195,48 +257,144 @@ class Agent:
             )
         return result
 
-    async def _drive(self, payload: Any, run_id: str, stream_tokens: bool) -> AsyncIterator[tuple[str, Any]]:
+    async def _begin(self, graph: Any, thread: str, task: str | None, run_id: str, fresh: bool) -> Any:
+        """The graph's input: a new turn of `thread` (refused while its last turn is unfinished, which
+        `resume` must end first), or None to resume turn `run_id` where it stopped."""
+        if task is not None:
+            if not fresh:
+                snapshot = await graph.aget_state(self._config(thread))
+                if snapshot.next:
+                    waiting = snapshot.values.get("run_id", thread)
+                    raise ValueError(
+                        f"thread {thread!r} has an unfinished turn, run {waiting!r} (waiting for approval, "
+                        f"or stopped by a crash): end it with agent.resume({waiting!r}, thread={thread!r})"
+                    )
+            if self.recorder is not None:
+                metadata = {"thread": thread}
+                models = self._role_models()
+                self.recorder.start_run(run_id, self.graph_name, task, models=models, metadata=metadata)
+            return {"task": task, "run_id": run_id}
+        snapshot = await graph.aget_state(self._config(thread))
+        if not snapshot.values:
+            hint = "" if thread != run_id else "; a turn of a conversation resumes with thread=<its thread>"
+            raise ValueError(f"no run {run_id!r} to resume in thread {thread!r}{hint}")
+        latest = snapshot.values.get("run_id", thread)
+        if latest != run_id:
+            raise ValueError(
+                f"run {run_id!r} is not the latest turn of thread {thread!r}: that is {latest!r}"
+            )
+        return None
+
+    async def _drive(
+        self,
+        task: str | None,
+        run_id: str | None,
+        thread: str | None,
+        *,
+        decision: Any = None,
+        tokens: bool = False,
+        stream_mode: StreamModes = None,
+        config: RunnableConfig | None = None,
+    ) -> AsyncIterator[tuple[str, Any]]:
+        fresh = run_id is None and thread is None
+        run_id = run_id or uuid.uuid4().hex
+        thread = thread or run_id
+        modes = _modes(stream_mode)
+        graph_modes = modes or ["updates", "custom"]
         async with open_checkpointer(self._checkpointer, self._memory) as saver:
             graph = self._graph if saver is self._memory else self._graph.copy({"checkpointer": saver})
             started = time.perf_counter()
-            config = self._config(run_id, stream_tokens)
-            async for mode, chunk in graph.astream(payload, config, stream_mode=["updates", "custom"]):
-                yield ("token" if mode == "custom" else "update"), chunk
-            yield "result", await self._result(graph, run_id, started)
+            payload = await self._begin(graph, thread, task, run_id, fresh)
+            if payload is None and decision is not None:
+                payload = Command(resume=decision)
+            run_config = self._config(thread, run_id, tokens and "custom" in graph_modes, config)
+            async for mode, chunk in graph.astream(payload, run_config, stream_mode=graph_modes):
+                if modes is None:
+                    yield ("token" if mode == "custom" else "update"), chunk
+                else:
+                    yield mode, chunk
+            yield "result", await self._result(graph, thread, run_id, started)
 
-    def _start(self, task: str, run_id: str | None) -> tuple[dict[str, Any], str]:
-        run_id = run_id or uuid.uuid4().hex
-        if self.recorder is not None:
-            self.recorder.start_run(run_id, graph=self.graph_name, task=task, models=self._role_models())
-        return {"task": task}, run_id
+    async def arun(
+        self,
+        task: str,
+        run_id: str | None = None,
+        *,
+        thread: str | None = None,
+        config: RunnableConfig | None = None,
+    ) -> RunResult:
+        """Run a task to the end (or to an approval interrupt). With `thread`, the task is the next turn
+        of that conversation: the roles see the earlier turns (requests, calls, results, answers). Each
+        turn is its own recorded run (`run_id`, new unless given); without `thread` the run is its own
+        thread, named by its run id. `config` (callbacks, tags, metadata, configurable keys) is merged
+        into the config the graph runs with; our configurable keys win where they collide."""
+        return await self._last(self._drive(task, run_id, thread, config=config))
 
-    async def arun(self, task: str, run_id: str | None = None) -> RunResult:
-        """Run a task to the end (or to an approval interrupt)."""
-        payload, run_id = self._start(task, run_id)
-        return await self._last(self._drive(payload, run_id, False))
-
-    def run(self, task: str, run_id: str | None = None) -> RunResult:
+    def run(
+        self,
+        task: str,
+        run_id: str | None = None,
+        *,
+        thread: str | None = None,
+        config: RunnableConfig | None = None,
+    ) -> RunResult:
         """Blocking `arun`; inside a running event loop it runs on a worker thread."""
-        return _run_blocking(self.arun(task, run_id))
+        return _run_blocking(self.arun(task, run_id, thread=thread, config=config))
 
-    async def aresume(self, run_id: str, decision: Any = None) -> RunResult:
-        """Continue a run: after an approval interrupt pass "approve" or "reject"; after a crash, nothing."""
-        payload = Command(resume=decision) if decision is not None else None
-        return await self._last(self._drive(payload, run_id, False))
+    async def aresume(
+        self,
+        run_id: str,
+        decision: Any = None,
+        *,
+        thread: str | None = None,
+        config: RunnableConfig | None = None,
+    ) -> RunResult:
+        """Continue a run: after an approval interrupt pass "approve" or "reject"; after a crash, nothing.
+        A turn of a conversation needs its `thread` (only the thread's latest turn can be resumed); a run
+        without one is found by its run id."""
+        return await self._last(self._drive(None, run_id, thread, decision=decision, config=config))
 
-    def resume(self, run_id: str, decision: Any = None) -> RunResult:
+    def resume(
+        self,
+        run_id: str,
+        decision: Any = None,
+        *,
+        thread: str | None = None,
+        config: RunnableConfig | None = None,
+    ) -> RunResult:
         """Blocking `aresume`; inside a running event loop it runs on a worker thread."""
-        return _run_blocking(self.aresume(run_id, decision))
+        return _run_blocking(self.aresume(run_id, decision, thread=thread, config=config))
 
     async def astream(
-        self, task: str, run_id: str | None = None, tokens: bool = True
+        self,
+        task: str,
+        run_id: str | None = None,
+        tokens: bool = True,
+        *,
+        thread: str | None = None,
+        stream_mode: StreamModes = None,
+        config: RunnableConfig | None = None,
     ) -> AsyncIterator[tuple[str, Any]]:
-        """Yield ("update", {node: changes}), ("token", {"role", "token"}), then ("result", RunResult)."""
-        payload, run_id = self._start(task, run_id)
-        async for event in self._drive(payload, run_id, tokens):
+        """Yield ("update", {node: changes}), ("token", {"role", "token"}), then ("result", RunResult).
+
+        With `stream_mode` (LangGraph's "updates", "values", "messages", "custom", "debug", ... or a
+        list of them), yield `(mode, chunk)` as LangGraph streams them, then ("result", RunResult); role
+        tokens come as "custom" chunks when `tokens` and "custom" is asked for. `thread` and `config`
+        as in `arun`."""
+        events = self._drive(task, run_id, thread, tokens=tokens, stream_mode=stream_mode, config=config)
+        async for event in events:
             yield event
 
-    def stream(self, task: str, run_id: str | None = None, tokens: bool = True) -> Iterator[tuple[str, Any]]:
+    def stream(
+        self,
+        task: str,
+        run_id: str | None = None,
+        tokens: bool = True,
+        *,
+        thread: str | None = None,
+        stream_mode: StreamModes = None,
+        config: RunnableConfig | None = None,
+    ) -> Iterator[tuple[str, Any]]:
         """Blocking `astream`, driven on a private event loop (on a worker thread when this thread
         already runs one)."""
         loop = asyncio.new_event_loop()
@@ -247,7 +405,7 @@ class Agent:
                 return loop.run_until_complete(awaitable)
             return pool.submit(loop.run_until_complete, awaitable).result()
 
-        events = self.astream(task, run_id, tokens)
+        events = self.astream(task, run_id, tokens, thread=thread, stream_mode=stream_mode, config=config)
         try:
             while True:
                 try:

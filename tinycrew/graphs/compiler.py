@@ -8,7 +8,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 
 from tinycrew.agents import join, plan_calls, summarize
-from tinycrew.graphs.common import retrieve_node, router, run_id_of, token_sink
+from tinycrew.graphs.common import request_text, retrieve_node, router, run_id_of, token_sink
 from tinycrew.graphs.execution import ask_approval, execute_plan
 from tinycrew.graphs.hook import check_calls
 from tinycrew.graphs.state import GraphContext, RunState, commit_step, open_record, record, usage_of
@@ -23,7 +23,12 @@ def build_compiler(context: GraphContext) -> StateGraph:
         if not tools:
             return {"pending": [], "outcome": "gave_up"}
         step = await plan_calls(
-            model, state["task"], tools, state["calls"], state.get("feedback"), token_sink(config, "planner")
+            model,
+            request_text(state),
+            tools,
+            state["calls"],
+            state.get("feedback"),
+            token_sink(config, "planner"),
         )
         # The one policy hook: calls run as the policies leave them; a call sent back does not run and
         # its message joins the results the joiner (and a replan) reads.
@@ -56,7 +61,7 @@ def build_compiler(context: GraphContext) -> StateGraph:
 
     async def joiner(state: RunState, config: RunnableConfig) -> dict[str, Any]:
         model = context.model("joiner")
-        step = await join(model, state["task"], state["calls"], token_sink(config, "joiner"))
+        step = await join(model, request_text(state), state["calls"], token_sink(config, "joiner"))
         record(context, run_id_of(config), state["steps"], step)
         decision = step.parsed
         update: dict[str, Any] = {"steps": state["steps"] + 1, "usage": usage_of(step)}
@@ -77,7 +82,8 @@ def build_compiler(context: GraphContext) -> StateGraph:
             return {"answer": ""}
         model = context.model("summarizer")
         note = "No available tool fits this task." if state.get("outcome") == "gave_up" else ""
-        step = await summarize(model, state["task"], state["calls"], note, token_sink(config, "summarizer"))
+        sink = token_sink(config, "summarizer")
+        step = await summarize(model, request_text(state), state["calls"], note, sink)
         record(context, run_id_of(config), state["steps"], step)
         return {"answer": step.parsed, "steps": state["steps"] + 1, "usage": usage_of(step)}
 

@@ -25,7 +25,8 @@ def _approved(decision: Any) -> bool:
 def ask_approval(registry: ToolRegistry, calls: list[PlannedCall]) -> set[int]:
     """Interrupt the graph before side-effecting calls; returns the ids the user rejected.
 
-    The run pauses here (checkpointed) until `Agent.resume(run_id, "approve" | "reject")`.
+    The run pauses here (checkpointed) until `Agent.resume(run_id, "approve" | "reject")` (with
+    `thread=` for a turn of a conversation).
     """
     risky = [call for call in calls if call.name in registry and registry.get(call.name).side_effect]
     if not risky:

@@ -24,10 +24,26 @@ def merge_usage(left: Usage | None, right: Usage | None) -> Usage:
     return merged
 
 
-class RunState(TypedDict, total=False):
-    """What a run knows; checkpointed after every node so a crashed run resumes where it was."""
+class Turn(TypedDict):
+    """One finished turn of a conversation: what the user asked, the calls it made, the answer."""
 
     task: str
+    calls: list[CallRecord]
+    answer: str | None
+
+
+class RunState(TypedDict, total=False):
+    """What a run knows; checkpointed after every node so a crashed run resumes where it was.
+
+    A thread (the LangGraph thread id) holds a conversation: each `Agent.run(task, thread=...)` is one
+    turn, recorded as its own run (`run_id`). The retrieve node moves the previous turn's `turn_task`,
+    `calls` and `answer` into `history` and resets the per-turn fields (see `retrieve_node`).
+    """
+
+    task: str
+    run_id: str  # the recorded run of the current turn (absent when the graph runs outside an Agent)
+    turn_task: str  # the request the per-turn fields below belong to, set by the retrieve node
+    history: list[Turn]  # the thread's earlier turns, oldest first (at most HISTORY_KEPT)
     tools: list[str]
     calls: list[CallRecord]
     steps: int
@@ -151,7 +167,7 @@ def policy_fields(checked: Checked | None) -> dict[str, Any]:
 
 def open_record(
     context: GraphContext,
-    run_id: str,
+    run_id: str | None,
     index: int,
     step: RoleStep,
     parsed_call: dict[str, Any] | None = None,
@@ -159,10 +175,11 @@ def open_record(
 ) -> dict[str, Any] | None:
     """The row of a step that waits in the state for its observation, or None when nothing records.
 
-    Built only for a recorder: the row (prompt, tool schemas) would otherwise be dumped to JSON and
+    Built only for a recorder and a recorded run (`run_id` None: the graph runs outside an Agent, as a
+    subgraph, and records nothing): the row (prompt, tool schemas) would otherwise be dumped to JSON and
     then checkpointed with the state for nothing.
     """
-    if context.recorder is None:
+    if context.recorder is None or run_id is None:
         return None
     return step_record(run_id, index, step, parsed_call, checked)
 
@@ -183,8 +200,12 @@ def commit_step(context: GraphContext, row: dict[str, Any] | None, calls: list[C
 
 
 def record(
-    context: GraphContext, run_id: str, index: int, step: RoleStep, parsed_call: dict[str, Any] | None = None
+    context: GraphContext,
+    run_id: str | None,
+    index: int,
+    step: RoleStep,
+    parsed_call: dict[str, Any] | None = None,
 ) -> None:
-    """Record a step that has no tool observation to wait for."""
-    if context.recorder is not None:
+    """Record a step that has no tool observation to wait for (nothing when `run_id` is None)."""
+    if context.recorder is not None and run_id is not None:
         commit_step(context, step_record(run_id, index, step, parsed_call))

@@ -13,7 +13,14 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 
 from tinycrew.agents import PlannedCall, call_tool, plan_next, summarize
-from tinycrew.graphs.common import retrieve_node, router, run_id_of, step_limit_reached, token_sink
+from tinycrew.graphs.common import (
+    request_text,
+    retrieve_node,
+    router,
+    run_id_of,
+    step_limit_reached,
+    token_sink,
+)
 from tinycrew.graphs.execution import ask_approval, execute_plan
 from tinycrew.graphs.hook import check_calls
 from tinycrew.graphs.state import (
@@ -38,12 +45,13 @@ def build_umi(context: GraphContext) -> StateGraph:
         model = context.model("planner")
         tools = context.schemas(state["tools"])
         sink = token_sink(config, "planner")
-        step = await plan_next(model, state["task"], tools, state["calls"], sink)
+        task = request_text(state)
+        step = await plan_next(model, task, tools, state["calls"], sink)
         steps, usage = state["steps"], usage_of(step)
         if step.parsed.next == "give_up" and len(tools) > 1:
             # A small planner's give_up often flips with the order it reads the tools in (on BFCL's
             # multiple, 4 of 40 questions); it stands only if it holds with the tools reversed.
-            second = await plan_next(model, state["task"], tools[::-1], state["calls"], sink)
+            second = await plan_next(model, task, tools[::-1], state["calls"], sink)
             usage = merge_usage(usage, usage_of(second))
             if second.parsed.next != "give_up":
                 record(context, run_id_of(config), steps, step.model_copy(update={"error": OVERRULED}))
@@ -72,7 +80,7 @@ def build_umi(context: GraphContext) -> StateGraph:
         tools = context.schemas(state["tools"])
         step = await call_tool(
             model,
-            state["task"],
+            request_text(state),
             tools,
             state["calls"],
             state.get("rationale", ""),
@@ -127,7 +135,8 @@ def build_umi(context: GraphContext) -> StateGraph:
         model = context.model("summarizer")
         notes = {"gave_up": "No available tool fits this task.", "step_limit": "The step limit was reached."}
         note = notes.get(state.get("outcome") or "", "")
-        step = await summarize(model, state["task"], state["calls"], note, token_sink(config, "summarizer"))
+        sink = token_sink(config, "summarizer")
+        step = await summarize(model, request_text(state), state["calls"], note, sink)
         record(context, run_id_of(config), state["steps"], step)
         return {
             "answer": step.parsed,

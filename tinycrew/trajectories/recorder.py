@@ -39,7 +39,8 @@ class Recorder:
         tinycrew_version: str | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> RunInfo:
-        """Open a run (run_id = the LangGraph thread id) before its first step; returns what was stored."""
+        """Open a run (one turn of a LangGraph thread; a run without a thread is its own thread, named by
+        its run id) before its first step; returns what was stored."""
         info = RunInfo(
             run_id=run_id,
             graph=graph,
