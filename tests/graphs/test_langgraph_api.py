@@ -12,6 +12,7 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.tools import tool as lc_tool
 from langgraph.graph import END, START, StateGraph
 
+from tests.trajectories.conftest import postgres_server, postgres_url  # noqa: F401 - fixtures
 from tinycrew.agents import CallRecord
 from tinycrew.graphs import Agent, RunResult
 from tinycrew.graphs.checkpoint import memory_checkpointer
@@ -160,3 +161,26 @@ def test_the_graph_is_a_node_of_a_parent_graph(default_model) -> None:
     assert "7006652" in out["report"].split()
     assert set(out) == {"task", "calls", "report"}, "only the parent's keys come back"
     assert graph.get_state(config).values["report"] == out["report"]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def checkpoints(request: pytest.FixtureRequest, tmp_path) -> str:
+    """Where an agent checkpoints: a SQLite file, or a fresh database on a real PostgreSQL server."""
+    if request.param == "sqlite":
+        return str(tmp_path / "checkpoints.sqlite")
+    return str(request.getfixturevalue("postgres_url"))
+
+
+def test_the_graph_and_the_runs_share_the_database(default_model, checkpoints: str) -> None:
+    agent = Agent([find_email], "umi", default_model, checkpointer=checkpoints, record=False)
+    config = {"configurable": {"thread_id": "shared"}}
+    found = CallRecord(id=1, name="find_email", arguments={"name": "Kofi"}, observation=KOFI)
+    # a turn stopped before its caller, written through the graph's saver, sync then async
+    agent.graph.update_state(config, {"task": TASK, "turn_task": TASK, "run_id": "r1"}, as_node="retrieve")
+    asyncio.run(agent.graph.aupdate_state(config, {"calls": [found], "next": "caller"}, as_node="planner"))
+    assert agent.graph.get_state(config).next == ("caller",)
+    assert asyncio.run(agent.graph.aget_state(config)).values["calls"] == [found]
+    assert len(list(agent.graph.get_state_history(config))) == 2  # one checkpoint per update
+    # the run's own saver (opened per run) reads the same database, before any model runs
+    with pytest.raises(ValueError, match="thread 'shared' has an unfinished turn, run 'r1'"):
+        agent.run("Now send him the message 'hello'.", thread="shared")
