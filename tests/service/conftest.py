@@ -3,6 +3,7 @@ session's default model (loaded once): the official `openai` client talks to it 
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -17,6 +18,7 @@ import uvicorn
 from tests.conftest import free_port
 from tinycrew.service import ServiceConfig, create_app
 from tinycrew.service.app import Service
+from tinycrew.service.config import AgentProfile
 
 WEATHER = {
     "type": "function",
@@ -52,6 +54,7 @@ class RunningServer:
 
     def __init__(self, base_url: str, service: Service) -> None:
         self.base_url, self.service = base_url, service
+        self.thread: threading.Thread | None = None
 
     def client(self, api_key: str = "unused", **options: Any) -> openai.OpenAI:
         """The official client, without retries (a 429 must reach the test)."""
@@ -62,8 +65,9 @@ class RunningServer:
 
 
 @contextmanager
-def running(config: ServiceConfig, model: Any) -> Iterator[RunningServer]:
-    """Serve `model` with `config` until the block ends; the server is always stopped."""
+def running(config: ServiceConfig, model: Any, stop_timeout: float = 60.0) -> Iterator[RunningServer]:
+    """Serve `model` with `config` until the block ends; the server is always stopped (waiting up to
+    `stop_timeout` seconds for its shutdown, which lets runs in flight finish)."""
     app = create_app(config, models=[model])
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
@@ -81,10 +85,12 @@ def running(config: ServiceConfig, model: Any) -> Iterator[RunningServer]:
             if time.monotonic() > deadline or not thread.is_alive():
                 raise RuntimeError("the service did not get ready")
             time.sleep(0.1)
-        yield RunningServer(base_url, app.state.service)
+        started = RunningServer(base_url, app.state.service)
+        started.thread = thread
+        yield started
     finally:
         server.should_exit = True
-        thread.join(timeout=60)
+        thread.join(timeout=stop_timeout)
 
 
 @pytest.fixture(scope="session")
@@ -102,3 +108,50 @@ def server(serve: Callable[..., Any]) -> Iterator[RunningServer]:
     """One server with the default settings, shared by a test module."""
     with serve() as started:
         yield started
+
+
+OPS = AgentProfile(
+    name="ops",
+    graph="umi",
+    tools=["tests.service.runtools:send_message", "tests.service.runtools:lookup_price"],
+)
+"""The agent profile of the run tests: one side-effecting tool (approval) and one read-only tool."""
+SEND_TASK = "Send Bob the message 'lunch at noon'."
+PRICE_TASK = "What is the price of an apple?"
+ENDED = ("requires_approval", "completed", "failed", "stopped")
+
+
+def agents_config(model: Any, checkpointer: str, trajectories: str, **settings: Any) -> ServiceConfig:
+    """Settings serving `model` with the OPS agent on the given checkpointer and trajectory store (no
+    rate limit unless set: the tests poll run states)."""
+    settings.setdefault("rate_per_minute", 0)
+    return ServiceConfig(
+        models=[model.name], agents=[OPS], checkpointer=checkpointer, trajectories=trajectories, **settings
+    )
+
+
+def wait_for_run(server: RunningServer, run_id: str, timeout: float = 600.0) -> dict[str, Any]:
+    """Poll `GET /v1/runs/{id}` until the run stops moving (waits for approval, ends or was stopped)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        state = httpx.get(f"{server.base_url}/v1/runs/{run_id}", timeout=30).json()
+        if state["status"] in ENDED:
+            return state
+        assert time.monotonic() < deadline, state
+        time.sleep(0.25)
+
+
+def run_events(server: RunningServer, run_id: str) -> list[tuple[str, Any]]:
+    """Every SSE message of `GET /v1/runs/{id}/events` as (event, data), data parsed unless `[DONE]`."""
+    events: list[tuple[str, Any]] = []
+    name = "message"
+    with httpx.stream("GET", f"{server.base_url}/v1/runs/{run_id}/events", timeout=600) as stream:
+        assert stream.status_code == 200, stream.read()
+        for line in stream.iter_lines():
+            if line.startswith("event: "):
+                name = line[len("event: ") :]
+            elif line.startswith("data: "):
+                data = line[len("data: ") :]
+                events.append((name, data if data == "[DONE]" else json.loads(data)))
+                name = "message"
+    return events

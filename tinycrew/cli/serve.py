@@ -36,22 +36,64 @@ def serve_command(
     rate_limit: float = typer.Option(120.0, min=0.0, help="requests per minute per API key; 0 turns it off"),
     max_body_bytes: int = typer.Option(1_048_576, min=1024, help="larger request bodies get 413"),
     log_level: str = typer.Option("info", help="uvicorn's log level"),
+    tools: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--tools",
+            help="server-side tools for POST /v1/runs: module:name of a tool, registry or list, or "
+            "module:factory(); repeat for more",
+        ),
+    ] = None,
+    mcp: Annotated[
+        list[str] | None,
+        typer.Option(help="an MCP server whose tools runs may call: its URL or its stdio command line"),
+    ] = None,
+    graph: str = typer.Option("crew", help="the agent graph runs use: crew, umi, compiler or react"),
+    checkpointer: str = typer.Option(
+        "sqlite", help="run checkpoints: sqlite, a .sqlite path, memory, or a postgresql:// URL"
+    ),
+    trajectories: str | None = typer.Option(
+        None, help="trajectory store: a path or postgresql:// URL (default under TINYCREW_HOME)"
+    ),
+    shutdown_grace: float = typer.Option(
+        30.0, min=0.0, help="seconds runs in flight get to finish on shutdown; the rest stay checkpointed"
+    ),
 ) -> None:
     """Serve local models behind an OpenAI-compatible /v1/chat/completions with tool calling.
 
     Example: `tinycrew serve --port 8000` then `OpenAI(base_url="http://127.0.0.1:8000/v1", api_key="-")`;
-    `TINYCREW_API_KEYS=sk-1 tinycrew serve --host 0.0.0.0` to serve beyond this machine.
+    `TINYCREW_API_KEYS=sk-1 tinycrew serve --host 0.0.0.0` to serve beyond this machine;
+    `tinycrew serve --tools tinycrew.tools.builtin:builtin_tools()` to serve agent runs too.
     """
+    import shlex
+
+    from pydantic import ValidationError
+
     from tinycrew.models import DEFAULT_MODEL
-    from tinycrew.service import InsecureBindError, ServiceConfig, load_key_hashes
+    from tinycrew.service import AgentProfile, InsecureBindError, MCPServer, ServiceConfig, load_key_hashes
 
     models = list(model or [DEFAULT_MODEL])
+    try:
+        servers = [
+            MCPServer(url=item) if item.startswith(("http://", "https://")) else _stdio(shlex.split(item))
+            for item in mcp or []
+        ]
+        agents = [AgentProfile(graph=graph, tools=list(tools or []), mcp=servers)] if tools or mcp else []
+    except (ValidationError, ValueError) as error:
+        raise UserError(
+            f"bad agent settings: {_first_error(error)}",
+            fix="give --tools module:name and --mcp URL or 'command args', --graph crew|umi|compiler|react",
+        ) from None
     config = ServiceConfig(
         models=models,
         key_hashes=load_key_hashes(api_key_file),
         queue_size=queue_size,
         rate_per_minute=rate_limit,
         max_body_bytes=max_body_bytes,
+        agents=agents,
+        checkpointer=checkpointer,
+        trajectories=trajectories,
+        shutdown_grace_s=shutdown_grace,
     )
     try:
         config.check_bind(host)
@@ -61,6 +103,8 @@ def serve_command(
         ) from None
     for name in models:
         check_model(name, "--model")
+    for path in tools or []:
+        _check_tools(path)
     import uvicorn
 
     from tinycrew.models import load_model
@@ -71,3 +115,35 @@ def serve_command(
     guard = "API key required" if config.key_hashes else "no API key: this machine only"
     console.print(f"serving {escape(names)} on http://{escape(host)}:{port}/v1 ({guard})", highlight=False)
     uvicorn.run(create_app(config, loaded), host=host, port=port, log_level=log_level)
+
+
+def _stdio(words: list[str]) -> object:
+    """An MCP server started as `command args...`."""
+    from tinycrew.service import MCPServer
+
+    if not words:
+        raise ValueError("an empty --mcp command")
+    return MCPServer(command=words[0], args=words[1:])
+
+
+def _first_error(error: Exception) -> str:
+    """The first message of a pydantic validation error (else the error's text), on one line."""
+    errors = getattr(error, "errors", None)
+    if callable(errors):
+        found = errors()
+        if found:
+            return str(found[0].get("msg", error)).removeprefix("Value error, ")
+    return str(error).splitlines()[0]
+
+
+def _check_tools(path: str) -> None:
+    """Import a --tools path now, so that a typo is one error line rather than a server never ready."""
+    from tinycrew.service import load_tools
+
+    try:
+        load_tools([path])
+    except Exception as error:  # an import, attribute or factory failure: all the user's to fix
+        raise UserError(
+            f"cannot load the tools {path!r} ({type(error).__name__}: {error})",
+            fix="give module:name of a tool, a registry or a list (module:factory() for a factory)",
+        ) from None
