@@ -83,9 +83,11 @@ def _markdown_rows(header: list[str], rows: list[list[str]]) -> list[str]:
 
 def markdown_table(report: BfclReport) -> str:
     """The summary table in markdown, headed by the line ``describe`` writes; a run over every entry
-    (no split) also gets the eval-split table: the same rows on the ids `split_of` puts in eval."""
+    (no split) also gets the eval-split table: the same rows on the ids `split_of` puts in eval, when
+    the run holds any."""
     lines = [describe(report), "", *_markdown_rows(*table_rows(report))]
-    if report.split is None:
+    has_eval = any(split_of(entry.id) == "eval" for cell in report.cells for entry in cell.entries)
+    if report.split is None and has_eval:
         lines += ["", "The same runs, eval split only:", "", *_markdown_rows(*table_rows(report, "eval"))]
     return "\n".join(lines) + "\n"
 
