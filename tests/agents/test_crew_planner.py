@@ -86,3 +86,19 @@ def test_a_replan_prompt_shows_the_calls_made_and_the_numbering_to_continue() ->
     assert "find_email" in messages[0]["content"]
     last = messages[-1]["content"]
     assert "unknown contact" in last and "the address was not found" in last and "from 2" in last
+
+
+def test_a_later_turn_gets_the_worked_example_of_a_value_taken_from_an_earlier_turn() -> None:
+    from tinycrew.graphs.common import request_text
+
+    tools = [
+        {"type": "function", "function": {"name": "send_email", "description": "Send.", "parameters": {}}}
+    ]
+    fresh = crew_planner_messages("Send Kofi 'hello'.", tools, [])
+    call = CallRecord(id=1, name="find_email", arguments={"name": "Kofi"}, ok=True, observation="kofi@x.org")
+    later_task = request_text(
+        {"task": "Send him 'hello'.", "history": [{"task": "Kofi's email?", "calls": [call]}]}
+    )
+    later = crew_planner_messages(later_task, tools, [])
+    assert len(later) == len(fresh) + 2
+    assert "Current request" in later[-3]["content"] and "Current request" not in str(fresh)

@@ -127,7 +127,7 @@ def test_unknown_modes_and_categories_are_refused(default_model) -> None:
         run_bfcl(default_model, ["chat"], ["simple_python"], limit=1, progress=False)
     with pytest.raises(ValueError, match="unknown BFCL categories"):
         run_bfcl(default_model, ["prompt"], ["live_simple"], limit=1, progress=False)
-    assert set(MODES) == {"prompt", "native", "umi", "compiler", "react"}
+    assert set(MODES) == {"prompt", "native", "crew", "umi", "compiler", "react"}
 
 
 def test_a_saved_run_resumes_without_running_finished_entries_again(default_model, tmp_path) -> None:

@@ -25,7 +25,7 @@ from tinycrew.tools.builtin import builtin_tools
 pytestmark = pytest.mark.slow
 
 TASK = "What is 17 times 23?"
-GRAPHS = ["umi", "compiler", "react"]
+GRAPHS = ["crew", "umi", "compiler", "react"]
 BACKENDS = ["llama", "server-llama.cpp", "server-plain", "transformers", "mix"]
 PLAIN = Capabilities(tools=True, logprobs=True)
 

@@ -12,6 +12,8 @@ from tinycrew.models import ChatModel, ChatResult
 from tinycrew.models.capabilities import capabilities_of
 
 TokenSink = Callable[[str], None]
+EARLIER_TURNS = "Earlier in this conversation:"
+"""How a later turn's request text opens (`tinycrew.graphs.common.request_text`), so a role can tell."""
 
 
 class Rewrite(BaseModel):

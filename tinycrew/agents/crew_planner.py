@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from tinycrew.agents.common import CallRecord, RoleStep, TokenSink, history_text, tool_catalog
+from tinycrew.agents.common import EARLIER_TURNS, CallRecord, RoleStep, TokenSink, history_text, tool_catalog
 from tinycrew.agents.constrained import run_structured
 from tinycrew.models import ChatModel
 
@@ -31,6 +31,7 @@ SYSTEM = """You plan the tool calls that do a user's request. Write one line per
 N. tool_name: the part of the request this call does, with the values it needs
 A call that needs the result of an earlier call N says so: "tool_name after $N: ...".
 Plan one call for each thing the request asks for, and no other call.
+A value found earlier in the conversation needs no new call: write the value itself into the part.
 If no tool can do any part of the request, write only: none: <why>
 If a call needs a value that is neither in the request nor obtainable with a tool, write only: \
 ask: <the question to the user>
@@ -54,11 +55,23 @@ EXAMPLES = [
         "1. get_weather: the weather in Oslo\n2. get_weather: the weather in Lima",
     ),
 ]
-EXAMPLE = [
-    message
-    for question, plan in EXAMPLES
-    for message in ({"role": "user", "content": question}, {"role": "assistant", "content": plan})
-]
+LATER_TURN_EXAMPLE = (
+    "Earlier in this conversation:\nUser: What does AAPL cost?\nCall: get_price(symbol='AAPL') -> 187.2\n"
+    "Answer: AAPL costs 187.2.\n\nCurrent request: Buy 3 of them at that price.",
+    "1. buy_stock: buy 3 AAPL at 187.2",
+)
+"""Shown only on a later turn of a thread: a value found in an earlier turn is written into the part,
+not looked up again (without it the 0.5B re-ran the earlier turn's lookup)."""
+
+
+def _examples(later_turn: bool) -> list[dict[str, str]]:
+    shown = [*EXAMPLES, LATER_TURN_EXAMPLE] if later_turn else EXAMPLES
+    return [
+        message
+        for question, plan in shown
+        for message in ({"role": "user", "content": question}, {"role": "assistant", "content": plan})
+    ]
+
 
 _NODE = re.compile(
     r"^\s*(?P<id>\d+)[.)]\s*`?(?P<tool>[\w.\-]+)`?"
@@ -153,7 +166,7 @@ def crew_planner_messages(
         user += f" Number new calls from {calls[-1].id + 1}."
     return [
         {"role": "system", "content": SYSTEM.format(tools=tool_catalog(tools))},
-        *EXAMPLE,
+        *_examples(task.startswith(EARLIER_TURNS)),
         {"role": "user", "content": user},
     ]
 

@@ -17,8 +17,8 @@ from tinycrew.models import ChatModel, ChatResult
 
 SYSTEM = "You are a helpful assistant. Use the tools when they help; answer briefly when you are done."
 
-PEEK_TOKENS = 24
-"""Enough of the reply to see whether it opens a tool call, in every template we ship."""
+PEEK_TOKENS = 8
+"""Enough of the reply to see whether it opens a tool call (`CALL_OPENINGS` are one to three tokens)."""
 CALL_OPENINGS = (
     "<tool_call>",
     "<|python_tag|>",

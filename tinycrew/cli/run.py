@@ -23,6 +23,13 @@ def _show_update(node: str, changes: dict[str, Any]) -> None:
         return
     if node == "retrieve":
         console.print(f"[dim]tools offered:[/dim] {', '.join(changes.get('tools', []))}")
+    elif node == "gate" and "next" in changes:
+        decision = "a tool is needed" if changes["next"] == "planner" else "no tool: answers directly"
+        console.print(f"[cyan]gate[/cyan] {decision}")
+    elif node == "planner" and changes.get("plan"):
+        for step in changes["plan"]:  # the crew planner's DAG (tinycrew.agents.crew_planner)
+            after = f" after {', '.join(f'${dep}' for dep in step.depends_on)}" if step.depends_on else ""
+            console.print(f"[cyan]plan[/cyan] {escape(f'{step.id}. {step.tool}{after}: {step.purpose}')}")
     elif node == "planner" and "rationale" in changes:
         console.print(f"[cyan]planner[/cyan] {changes['rationale']} -> [bold]{changes['next']}[/bold]")
     elif node in ("planner", "caller", "model") and changes.get("pending"):
@@ -91,14 +98,14 @@ def usage_table(result: RunResult) -> Table:
 
 def run_command(
     task: str = typer.Argument(..., help="what the agent should do"),
-    graph: str = typer.Option("compiler", help="compiler | umi | react"),
+    graph: str = typer.Option("crew", help="crew (the default agent) | umi | compiler | react"),
     model: str = typer.Option(None, help="packaged model name or .gguf path (default: the packaged 0.5B)"),
     record: bool = typer.Option(True, help="record the trajectory under TINYCREW_HOME"),
     checkpointer: str = typer.Option("sqlite", help='"sqlite", "memory", a path or a postgresql:// URL'),
 ) -> None:
     """Run an agent on the built-in tools (calculate, day_of_week, current_time, convert_units).
 
-    Example: `tinycrew run "What is 17 times 23?" --graph compiler`
+    Example: `tinycrew run "What is 17 times 23?"` (the crew graph; `--graph umi` for another)
     """
     check_graph(graph)
     check_model(model, "--model")

@@ -1,9 +1,10 @@
 """Run a model through one of five modes on BFCL categories and score every entry with the AST scorer.
 
 Modes compare the same model under different harnesses: ``prompt`` (BFCL's prompting format, the model
-writes ``[f(a=1)]``), ``native`` (the model's own tool-calling template) and the three tinycrew graphs
-``umi``, ``compiler`` and ``react`` on dry-run tools built from each entry's schemas. The order is
-deterministic (mode, then category, then file order), so two runs of one model are comparable entry by entry.
+writes ``[f(a=1)]``), ``native`` (the model's own tool-calling template) and the tinycrew graphs
+``crew`` (the default), ``umi``, ``compiler`` and ``react`` on dry-run tools built from each entry's
+schemas. The order is deterministic (mode, then category, then file order), so two runs of one model
+are comparable entry by entry.
 """
 
 from __future__ import annotations
@@ -41,11 +42,12 @@ from tinycrew.models import (
     parse_tool_calls,
 )
 
-Mode = Literal["prompt", "native", "umi", "compiler", "react"]
-MODES: tuple[str, ...] = ("prompt", "native", "umi", "compiler", "react")
-"""Every mode, in the order reports list them: the two raw-model harnesses, then the three graphs."""
+Mode = Literal["prompt", "native", "crew", "umi", "compiler", "react"]
+MODES: tuple[str, ...] = ("prompt", "native", "crew", "umi", "compiler", "react")
+"""Every mode, in the order reports list them: the two raw-model harnesses, then the default graph and
+the three baselines."""
 
-GRAPH_MODES: tuple[str, ...] = ("umi", "compiler", "react")
+GRAPH_MODES: tuple[str, ...] = ("crew", "umi", "compiler", "react")
 INVALID_CALL_KINDS = ("arguments", "unknown_tool", "repeated", "duplicate", "unfounded", "refused")
 """Graph calls with these error kinds never ran a tool (invalid, or sent back by a call policy): they are
 left out of the AST score."""

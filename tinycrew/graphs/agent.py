@@ -22,6 +22,7 @@ from tinycrew.graphs.checkpoint import (
     state_checkpointer,
 )
 from tinycrew.graphs.compiler import build_compiler
+from tinycrew.graphs.crew import build_crew
 from tinycrew.graphs.react import build_react
 from tinycrew.graphs.state import MIN_TOOL_SIMILARITY, GraphContext, Limits
 from tinycrew.graphs.umi import build_umi
@@ -30,14 +31,15 @@ from tinycrew.models.capabilities import MissingCapabilityError, capabilities_of
 from tinycrew.policies import CallPolicy, PolicyPipeline, default_policies
 from tinycrew.tools import Tool, ToolRegistry
 
-GraphName = Literal["umi", "compiler", "react"]
-BUILDERS = {"umi": build_umi, "compiler": build_compiler, "react": build_react}
+GraphName = Literal["crew", "umi", "compiler", "react"]
+BUILDERS = {"crew": build_crew, "umi": build_umi, "compiler": build_compiler, "react": build_react}
 ModelRef = ChatModel | ModelSpec | str | None
 T = TypeVar("T")
 StreamModes = StreamMode | Sequence[StreamMode] | None
 
 
 CONSTRAINED_NEEDS: dict[str, dict[str, tuple[str, ...]]] = {
+    "crew": {"planner": ("grammar",), "caller": ("constrained_tools",), "joiner": ("grammar", "json_schema")},
     "umi": {"planner": ("grammar", "json_schema"), "caller": ("constrained_tools",)},
     "compiler": {"planner": ("grammar",), "joiner": ("grammar", "json_schema")},
 }
@@ -121,22 +123,22 @@ class Agent:
     """Small models in narrow roles, composed by LangGraph.
 
     Example:
-        agent = Agent(tools=[get_weather], graph="umi")
+        agent = Agent(tools=[get_weather])
         result = agent.run("What is the weather in Paris?")
         print(result.answer, result.calls)
 
-    `models` is one model for every role or `{role: model}` (roles: planner, caller, summarizer,
-    joiner, react; "default" fills the rest). A model is a ChatModel, a ModelSpec, a packaged name or
-    a .gguf path. `checkpointer` is "sqlite" (default, under TINYCREW_HOME), "memory", a path, a
-    postgresql:// URL or a LangGraph saver. `record=True` writes every step to the trajectory store.
-    `min_similarity` withholds tools unrelated to the request (cosine below it, see
-    `tinycrew.graphs.state.MIN_TOOL_SIMILARITY`); None offers every tool retrieval picks.
-    `policies` check or change each planned call before it runs (`tinycrew.policies`); None runs the
-    lossless defaults (schema coercion, loop protection), and every change is recorded on the call.
-    Every role runs on every backend, under the strongest constraint its model supports (see
-    `tinycrew.models.capabilities`); `constrained=True` refuses, here, a model that cannot constrain
-    a role's output, so that every output parses. `run`, `resume` and `stream` also work inside a
-    running event loop (Jupyter, a FastAPI handler).
+    `graph` is "crew" (the default: α-UMi roles over an LLMCompiler DAG, `tinycrew.graphs.crew`) or one
+    of the baselines "umi", "compiler", "react". `models` is one model for every role or
+    `{role: model}` (roles: gate, planner, caller, summarizer, joiner, react; "default" fills the rest).
+    A model is a ChatModel, a ModelSpec, a packaged name or a .gguf path. `checkpointer` is "sqlite" (default,
+    under TINYCREW_HOME), "memory", a path, a postgresql:// URL or a LangGraph saver. `record=True` writes
+    every step to the trajectory store. `min_similarity` withholds tools unrelated to the request (cosine
+    below it, see `tinycrew.graphs.state.MIN_TOOL_SIMILARITY`); None offers every tool retrieval picks.
+    `policies` check or change each planned call before it runs (`tinycrew.policies`); None runs the lossless
+    defaults (schema coercion, loop protection), and every change is recorded on the call. Every role runs on
+    every backend, under the strongest constraint its model supports (see `tinycrew.models.capabilities`);
+    `constrained=True` refuses, here, a model that cannot constrain a role's output, so that every output
+    parses. `run`, `resume` and `stream` also work inside a running event loop (Jupyter, a FastAPI handler).
 
     `run(task, thread=...)` adds a turn to a conversation whose roles see the earlier turns; each turn
     is its own recorded run. `agent.graph` is the compiled LangGraph graph (a subgraph, state reads);
@@ -147,7 +149,7 @@ class Agent:
     def __init__(
         self,
         tools: ToolRegistry | Iterable[Tool | Callable[..., Any]],
-        graph: GraphName = "umi",
+        graph: GraphName = "crew",
         models: ModelRef | dict[str, ModelRef] = None,
         *,
         top_k: int = 6,

@@ -11,7 +11,7 @@ from langgraph.config import get_stream_writer
 from langgraph.types import Overwrite
 
 from tinycrew.agents import CallRecord
-from tinycrew.agents.common import TokenSink
+from tinycrew.agents.common import EARLIER_TURNS, TokenSink
 from tinycrew.graphs.state import GraphContext, RunState, Turn
 from tinycrew.tools import truncate
 
@@ -111,7 +111,7 @@ def request_text(state: RunState) -> str:
         return state["task"]
     older = f"({left_out} earlier turns not shown)\n" if left_out else ""
     earlier = "\n\n".join(_turn_text(turn) for turn in turns)
-    return f"Earlier in this conversation:\n{older}{earlier}\n\nCurrent request: {state['task']}"
+    return f"{EARLIER_TURNS}\n{older}{earlier}\n\nCurrent request: {state['task']}"
 
 
 def retrieval_query(state: RunState) -> list[str]:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, TypedDict
 
 from tinycrew.agents import CallRecord, PlannedCall, RoleStep
+from tinycrew.agents.crew_planner import PlanNode
 from tinycrew.models import ChatModel
 from tinycrew.policies import Checked, PolicyPipeline, default_policies
 from tinycrew.tools import ToolRegistry
@@ -61,6 +62,8 @@ class RunState(TypedDict, total=False):
     open_step: dict[str, Any] | None  # a recorded step waiting for its tool observation
     told: list[str]  # the policies that sent this step's previous attempt back (see tinycrew.policies)
     refused: list[CallRecord]  # react: calls of the last turn a policy sent back, answered as tool messages
+    plan: list[PlanNode]  # crew: the plan's calls not yet run
+    open_steps: dict[int, dict[str, Any]]  # crew: recorded caller steps waiting for their call's result
 
 
 MIN_TOOL_SIMILARITY = 0.2

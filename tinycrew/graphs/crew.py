@@ -1,0 +1,255 @@
+"""The crew graph, the default: α-UMi's roles over an LLMCompiler DAG.
+
+gate -> planner -> caller -> executor -> caller ... -> [joiner -> planner] -> summarizer
+
+- The gate asks the model, in its own tool-calling template, whether the request needs a tool at all
+  (`tinycrew.agents.gate`); if not, its text reply is the answer and the run ends.
+- The planner writes the DAG of intended calls: for each, the tool, the part of the request it does and
+  the calls whose results it needs; or it decides that no tool applies, or asks the user for a missing
+  value (then the run ends with the question as its answer).
+- The caller writes each ready node's arguments under that one tool's schema constraint, seeing the
+  request, the node's part and the results of the calls it depends on (not `$N` placeholders: it takes
+  the value it needs out of a result). A call a policy sends back, or whose arguments fail validation,
+  goes back to the caller with the message, at most `Limits.max_retries` times.
+- The executor runs every ready call at once; nodes whose dependencies are done become ready next.
+- The joiner runs only when a call failed: a plan whose calls all ran is done, since its dependencies
+  were planned up front. It finishes or replans (at most `Limits.max_replans` times).
+- The summarizer writes the answer (skipped with `answer=False`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.graph import END, START, StateGraph
+
+from tinycrew.agents import CallRecord, PlannedCall, call_tool, join, summarize
+from tinycrew.agents.crew_planner import PlanNode, plan_crew
+from tinycrew.agents.gate import answer_without_tools, needs_tools
+from tinycrew.graphs.common import (
+    request_text,
+    retrieve_node,
+    router,
+    run_id_of,
+    step_limit_reached,
+    token_sink,
+)
+from tinycrew.graphs.execution import ask_approval, execute_plan
+from tinycrew.graphs.hook import check_calls
+from tinycrew.graphs.state import (
+    GraphContext,
+    RunState,
+    commit_step,
+    merge_usage,
+    open_record,
+    record,
+    usage_of,
+)
+from tinycrew.policies import Checked
+
+NO_TOOL_NOTE = (
+    "No tool was used: none fits. Answer from general knowledge if that is enough (a joke, a definition); "
+    "for anything that needs a tool (live data, an action), say you cannot do it."
+)
+RETRY_KINDS = ("arguments", "refused", "unfounded", "repeated")
+"""Error kinds that send a node back to the caller (with the message) instead of ending it."""
+NO_REPLAN_KINDS = ("rejected", "duplicate")
+"""Failed calls that do not call the joiner: the user said no, or the call was a copy of another."""
+
+
+def _ready(plan: list[PlanNode], calls: list[CallRecord]) -> list[PlanNode]:
+    """The nodes whose dependencies have all finished (in plan order)."""
+    finished = {call.id for call in calls}
+    return [node for node in plan if all(dep in finished for dep in node.depends_on)]
+
+
+def build_crew(context: GraphContext) -> StateGraph:
+    """The crew state machine: plan once, write and run the calls wave by wave, join only on failure."""
+
+    async def gate(state: RunState, config: RunnableConfig) -> dict[str, Any]:
+        tools = context.schemas(state["tools"])
+        base = {"plan": [], "open_steps": {}, "pending": [], "feedback": None}
+        if not tools:
+            return base | {"outcome": "gave_up", "next": "summarizer"}
+        model, run_id = context.model("gate"), run_id_of(config)
+        step = await needs_tools(model, request_text(state), tools)
+        record(context, run_id, state["steps"], step)
+        update = base | {"steps": state["steps"] + 1, "usage": usage_of(step)}
+        if step.parsed:
+            return update | {"next": "planner"}
+        update["outcome"] = "gave_up"
+        if not context.answer:
+            return update | {"answer": "", "next": "end"}
+        reply = await answer_without_tools(model, request_text(state), tools, token_sink(config, "gate"))
+        record(context, run_id, state["steps"] + 1, reply)
+        steps, usage = state["steps"] + 2, merge_usage(usage_of(step), usage_of(reply))
+        return update | {"answer": reply.parsed, "steps": steps, "usage": usage, "next": "end"}
+
+    async def planner(state: RunState, config: RunnableConfig) -> dict[str, Any]:
+        tools = context.schemas(state["tools"])
+        base = {"plan": [], "open_steps": {}, "pending": [], "feedback": None}
+        model = context.model("planner")
+        sink = token_sink(config, "planner")
+        step = await plan_crew(model, request_text(state), tools, state["calls"], state.get("feedback"), sink)
+        record(context, run_id_of(config), state["steps"], step)
+        plan = step.parsed
+        update = base | {"steps": state["steps"] + 1, "usage": usage_of(step)}
+        if plan.decision == "ask":
+            return update | {"answer": plan.text, "outcome": "asked", "next": "end"}
+        if plan.decision == "none":
+            return update | {"outcome": "success" if state["calls"] else "gave_up", "next": "summarizer"}
+        return update | {"plan": plan.nodes, "next": "caller"}
+
+    async def caller(state: RunState, config: RunnableConfig) -> dict[str, Any]:
+        if step_limit_reached(context, state):
+            return {"next": "summarizer", "outcome": "step_limit", "plan": []}
+        model = context.model("caller")
+        results = {call.id: call for call in state["calls"]}
+        planned: list[PlannedCall] = []
+        skipped: list[CallRecord] = []
+        steps, usage, rows = state["steps"], {}, {}
+        for node in _ready(state["plan"], state["calls"]):
+            deps = [results[dep] for dep in node.depends_on]
+            if failed := [dep.id for dep in deps if not dep.ok]:
+                why = f"not run: call {failed[0]} it depends on failed"
+                skipped.append(
+                    CallRecord(
+                        id=node.id,
+                        name=node.tool,
+                        ok=False,
+                        error_kind="exception",
+                        observation=why,
+                        depends_on=node.depends_on,
+                    )
+                )
+                continue
+            step = await call_tool(
+                model,
+                request_text(state),
+                context.schemas([node.tool]),
+                deps,
+                "",
+                node.error,
+                token_sink(config, "caller"),
+                part=node.purpose,
+            )
+            call = step.parsed
+            planned.append(
+                PlannedCall(id=node.id, name=call.name, arguments=call.arguments, depends_on=node.depends_on)
+            )
+            rows[node.id] = (steps, step)
+            steps, usage = steps + 1, merge_usage(usage, usage_of(step))
+        # The one policy hook: the wave's calls run as the policies leave them, or go back to the caller.
+        checked = check_calls(context, state, planned)
+        run_id = run_id_of(config)
+        open_steps = {}
+        for call in [*checked.run, *checked.refused]:
+            if call.id in rows:
+                index, step = rows[call.id]
+                single = Checked(run=[call]) if isinstance(call, PlannedCall) else Checked(refused=[call])
+                parsed = {"name": call.name, "arguments": call.arguments}
+                open_steps[call.id] = open_record(context, run_id, index, step, parsed, single)
+        ended_ids = {call.id for call in skipped}
+        plan = [node for node in state["plan"] if node.id not in ended_ids]
+        calls = [*state["calls"], *skipped]
+        for refused in checked.refused:
+            commit_step(context, open_steps.pop(refused.id, None), [refused])
+            plan, ended = _retry(plan, refused, context.limits.max_retries, checked.stop)
+            calls += ended
+        update = {"steps": steps, "usage": usage, "pending": checked.run, "open_steps": open_steps}
+        update |= {"plan": plan, "calls": sorted(calls, key=lambda call: call.id), "told": list(checked.told)}
+        if checked.run:
+            return update | {"next": "executor"}
+        return update | {"next": "caller" if plan else _after_calls(context, state, calls)}
+
+    async def executor(state: RunState, config: RunnableConfig) -> dict[str, Any]:
+        pending = state["pending"]
+        rejected = ask_approval(context.registry, pending)
+        done = await execute_plan(context.registry, pending, state["calls"], rejected)
+        rows = state.get("open_steps") or {}
+        plan, calls = list(state["plan"]), list(state["calls"])
+        for call in done:
+            commit_step(context, rows.get(call.id), [call])
+            plan, ended = _retry(plan, call, context.limits.max_retries)
+            calls += ended
+        calls.sort(key=lambda call: call.id)
+        update = {"pending": [], "open_steps": {}, "plan": plan, "calls": calls}
+        return update | {"next": "caller" if plan else _after_calls(context, state, calls)}
+
+    async def joiner(state: RunState, config: RunnableConfig) -> dict[str, Any]:
+        model = context.model("joiner")
+        step = await join(model, request_text(state), state["calls"], token_sink(config, "joiner"))
+        record(context, run_id_of(config), state["steps"], step)
+        update: dict[str, Any] = {"steps": state["steps"] + 1, "usage": usage_of(step)}
+        if step.parsed.action == "replan" and not step_limit_reached(context, update):
+            return update | {
+                "next": "planner",
+                "replans": state.get("replans", 0) + 1,
+                "feedback": step.parsed.thought,
+            }
+        return update | {"next": "summarizer", "outcome": "success"}
+
+    async def summarizer(state: RunState, config: RunnableConfig) -> dict[str, Any]:
+        outcome = state.get("outcome") or "success"
+        if not context.answer:
+            return {"answer": "", "outcome": outcome}
+        model = context.model("summarizer")
+        notes = {"gave_up": NO_TOOL_NOTE, "step_limit": "The step limit was reached."}
+        sink = token_sink(config, "summarizer")
+        step = await summarize(model, request_text(state), state["calls"], notes.get(outcome, ""), sink)
+        record(context, run_id_of(config), state["steps"], step)
+        return {
+            "answer": step.parsed,
+            "outcome": outcome,
+            "steps": state["steps"] + 1,
+            "usage": usage_of(step),
+        }
+
+    graph = StateGraph(RunState)
+    graph.add_node("retrieve", retrieve_node(context))
+    graph.add_node("gate", gate)
+    graph.add_node("planner", planner)
+    graph.add_node("caller", caller)
+    graph.add_node("executor", executor)
+    graph.add_node("joiner", joiner)
+    graph.add_node("summarizer", summarizer)
+    graph.add_edge(START, "retrieve")
+    graph.add_edge("retrieve", "gate")
+    graph.add_conditional_edges(
+        "gate", router(lambda s: END if s["next"] == "end" else s["next"]), ["planner", "summarizer", END]
+    )
+    graph.add_conditional_edges(
+        "planner", router(lambda s: END if s["next"] == "end" else s["next"]), ["caller", "summarizer", END]
+    )
+    graph.add_conditional_edges(
+        "caller", router(lambda s: s["next"]), ["executor", "caller", "joiner", "summarizer"]
+    )
+    graph.add_conditional_edges("executor", router(lambda s: s["next"]), ["caller", "joiner", "summarizer"])
+    graph.add_conditional_edges("joiner", router(lambda s: s["next"]), ["planner", "summarizer"])
+    graph.add_edge("summarizer", END)
+    return graph
+
+
+def _retry(
+    plan: list[PlanNode], call: CallRecord | PlannedCall, max_retries: int, stop: bool = False
+) -> tuple[list[PlanNode], list[CallRecord]]:
+    """After a call came back: its node leaves the plan with the call as its record, or stays for one
+    more attempt (the message kept for the caller) when it failed in a way the caller can fix."""
+    if not isinstance(call, CallRecord):
+        return plan, []
+    node = next((node for node in plan if node.id == call.id), None)
+    if node is None:
+        return plan, [call]
+    if not call.ok and call.error_kind in RETRY_KINDS and node.attempts < max_retries and not stop:
+        again = node.model_copy(update={"error": call.observation, "attempts": node.attempts + 1})
+        return [again if item.id == node.id else item for item in plan], []
+    return [item for item in plan if item.id != node.id], [call]
+
+
+def _after_calls(context: GraphContext, state: RunState, calls: list[CallRecord]) -> str:
+    """Every node is done: the joiner when a call failed and a replan is left, else the summarizer."""
+    failed = [call for call in calls if not call.ok and call.error_kind not in NO_REPLAN_KINDS]
+    if failed and state.get("replans", 0) < context.limits.max_replans:
+        return "joiner"
+    return "summarizer"
