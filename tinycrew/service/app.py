@@ -32,12 +32,13 @@ from tinycrew.service.config import ServiceConfig
 from tinycrew.service.errors import ServiceError, bad_request, error_body, install_error_handlers
 from tinycrew.service.limits import BodySizeLimit
 from tinycrew.service.metrics import CONTENT_TYPE, Metrics, MetricsMiddleware
+from tinycrew.service.openapi import service_openapi
 from tinycrew.service.queueing import ModelQueue, QueueFull, Ticket
 from tinycrew.service.ratelimit import RateLimiter
 from tinycrew.service.relevance import Relevance
 from tinycrew.service.responses import ChunkWriter, completion_body
 from tinycrew.service.runs import ApproveRequest, FeedbackRequest, RunRequest, Runs, public_view
-from tinycrew.service.schemas import ChatCompletionRequest, to_plan
+from tinycrew.service.schemas import ChatCompletionRequest, check_unicode, to_plan
 
 logger = logging.getLogger("tinycrew.service")
 
@@ -116,7 +117,8 @@ def create_app(config: ServiceConfig | None = None, models: Sequence[ChatModel] 
         await service.runs.shutdown(config.shutdown_grace_s)
         await asyncio.to_thread(service.runs.close)
 
-    app = FastAPI(title="tinycrew", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    app = FastAPI(title="tinycrew", docs_url=None, redoc_url=None, lifespan=lifespan)
+    app.openapi = lambda: service_openapi(app)  # type: ignore[method-assign]
     app.state.service = service
     app.add_middleware(BodySizeLimit, max_bytes=config.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=service.metrics)
@@ -202,6 +204,7 @@ def create_app(config: ServiceConfig | None = None, models: Sequence[ChatModel] 
     @app.post("/v1/runs", status_code=202)
     async def start_run(body: RunRequest, caller: str = Depends(_guard)) -> dict[str, Any]:
         """Start an agent run in the background; 202 with its id and status "queued"."""
+        check_unicode(body)
         return await _runs(service).start(body, service.queues)
 
     @app.get("/v1/runs/{run_id}")
@@ -239,6 +242,7 @@ def create_app(config: ServiceConfig | None = None, models: Sequence[ChatModel] 
         """Store a score (and comment) on the run's trajectory, for the router and training data."""
         runs = _runs(service)
         runs.check_id(run_id)
+        check_unicode(body)
         return await runs.feedback(run_id, body)
 
     return app
@@ -338,7 +342,7 @@ def _check_prompt(completion: Completion) -> int:
 
     try:
         tokens = render(plan.messages, plan.tools if plan.choice != "none" else None)
-    except (jinja2.TemplateError, TypeError, ValueError, KeyError) as error:
+    except (jinja2.TemplateError, TypeError, ValueError, KeyError, RecursionError) as error:
         raise bad_request(
             f"the model's chat template cannot render these messages: {error}", "messages"
         ) from None

@@ -33,6 +33,29 @@ def _gbnf(schema: dict[str, Any], root: str) -> str:
     return re.sub(r"^root ::=", f"{root} ::=", json_schema_to_gbnf(json.dumps(schema)), flags=re.MULTILINE)
 
 
+def gbnf_error(gbnf: str, root: str = "root") -> str | None:
+    """Why llama.cpp's parser refuses `gbnf`, or None when it parses. `LlamaGrammar` keeps the text
+    unparsed; llama.cpp parses it only when the generation's sampler is built, and a grammar it refuses
+    there (an empty rule: `{"enum": []}` converts to `a ::= `; left recursion) gives a null sampler that
+    crashes the process. So every grammar is parsed here first, with no vocabulary (as llama.cpp's own
+    grammar tests do), and a refusal is the client's 400.
+
+    Example: `gbnf_error('root ::= "a"')` is None; `gbnf_error("root ::= x")` is a message.
+    """
+    import llama_cpp
+
+    sampler = llama_cpp.llama_sampler_init_grammar(None, gbnf.encode("utf-8"), root.encode("utf-8"))
+    if not sampler:
+        return "llama.cpp cannot parse the grammar made from it (an empty enum or anyOf, for instance)"
+    llama_cpp.llama_sampler_free(sampler)
+    return None
+
+
+def schema_gbnf_error(schema: dict[str, Any]) -> str | None:
+    """`gbnf_error` of the grammar llama.cpp's converter makes from a JSON schema."""
+    return gbnf_error(_gbnf(schema, "root"))
+
+
 def _gbnf_literal(text: str) -> str:
     return json.dumps(text)  # a JSON string literal is a GBNF literal (\n, \" escapes)
 

@@ -29,7 +29,7 @@ from typing import Any
 from tinycrew.models import ChatModel, ChatResult
 from tinycrew.models.capabilities import capabilities_of
 from tinycrew.models.grammar import grammar_for_schema, grammar_from_gbnf, tool_call_schema
-from tinycrew.service.callgrammar import calls_grammar, uses_call_tags
+from tinycrew.service.callgrammar import calls_grammar, gbnf_error, schema_gbnf_error, uses_call_tags
 from tinycrew.service.callstream import CallReader
 from tinycrew.service.errors import bad_request
 from tinycrew.service.generation import Generation
@@ -81,12 +81,16 @@ def check_tool_grammars(tools: list[dict[str, Any]] | None) -> None:
     """
     for i, tool in enumerate(tools or []):
         try:
-            grammar_for_schema(tool_call_schema([tool]))
-        except Exception as error:  # llama.cpp's converter raises many kinds for schemas it cannot read
+            schema = tool_call_schema([tool])
+            grammar_for_schema(schema)
+            error = schema_gbnf_error(schema)
+        except Exception as raised:  # llama.cpp's converter raises many kinds for schemas it cannot read
+            error = str(raised)
+        if error is not None:
             raise bad_request(
                 f"the parameters cannot be used for constrained decoding: {error}",
                 param=f"tools[{i}].function.parameters",
-            ) from None
+            )
 
 
 def _repeats(name: str, arguments: dict[str, Any], earlier: list[tuple[str, dict[str, Any]]]) -> bool:
@@ -146,9 +150,13 @@ class Completion:
         check_tool_grammars(self.plan.tools)
         if self.plan.tools and self.plan.choice != "none" and self._grammar:
             try:
-                grammar_from_gbnf(self.call_options()["grammar"])  # compiled once, kept for the generation
-            except Exception as error:  # llama.cpp's converter and parser raise many kinds
-                raise bad_request(f"the tools make no grammar: {error}", param="tools") from None
+                gbnf = self.call_options()["grammar"]
+                grammar_from_gbnf(gbnf)  # made once, kept for the generation
+                error = gbnf_error(gbnf)
+            except Exception as raised:  # llama.cpp's converter and parser raise many kinds
+                error = str(raised)
+            if error is not None:
+                raise bad_request(f"the tools make no grammar: {error}", param="tools")
 
     def _finish(self, reason: str) -> Finish:
         return Finish(reason, self.prompt_tokens, self.completion_tokens)

@@ -19,8 +19,16 @@ def error_body(message: str, type_: str, param: str | None = None, code: str | N
     """The JSON body of an error response, exactly as OpenAI writes it.
 
     Example: `error_body("bad", "invalid_request_error", "messages")["error"]["param"]` is "messages".
+    A lone surrogate echoed from the request (a model name, a field name) is written as `\\ud800`,
+    so that the body always encodes as UTF-8.
     """
-    return {"error": {"message": message, "type": type_, "param": param, "code": code}}
+    return {
+        "error": {"message": _printable(message), "type": type_, "param": _printable(param), "code": code}
+    }
+
+
+def _printable(text: str | None) -> str | None:
+    return None if text is None else text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 class ServiceError(Exception):

@@ -15,6 +15,106 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tinycrew.service.errors import bad_request
 
+_TEXT_PARTS: dict[str, Any] = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "required": ["type", "text"],
+        "properties": {"type": {"const": "text"}, "text": {"type": "string"}},
+    },
+}
+_CONTENT: dict[str, Any] = {"anyOf": [{"type": "string"}, _TEXT_PARTS]}
+_CALL: dict[str, Any] = {
+    "type": "object",
+    "required": ["id", "function"],
+    "properties": {
+        "id": {"type": "string"},
+        "type": {"const": "function"},
+        "function": {
+            "type": "object",
+            "required": ["name"],
+            "properties": {
+                "name": {"type": "string"},
+                "arguments": {"anyOf": [{"type": "string"}, {"type": "object"}]},
+            },
+        },
+    },
+}
+MESSAGE_SCHEMA: dict[str, Any] = {
+    "oneOf": [
+        {
+            "title": "SystemMessage",
+            "type": "object",
+            "required": ["role", "content"],
+            "properties": {
+                "role": {"enum": ["system", "developer"]},
+                "content": _CONTENT,
+                "name": {"type": "string"},
+            },
+        },
+        {
+            "title": "UserMessage",
+            "type": "object",
+            "required": ["role", "content"],
+            "properties": {"role": {"const": "user"}, "content": _CONTENT, "name": {"type": "string"}},
+        },
+        {
+            "title": "AssistantMessage",
+            "type": "object",
+            "required": ["role"],
+            "properties": {
+                "role": {"const": "assistant"},
+                "content": {"anyOf": [{"type": "string"}, _TEXT_PARTS, {"type": "null"}]},
+                "tool_calls": {"type": "array", "items": _CALL},
+                "name": {"type": "string"},
+            },
+            "anyOf": [
+                {"required": ["content"], "properties": {"content": {"type": ["string", "array"]}}},
+                {"required": ["tool_calls"], "properties": {"tool_calls": {"minItems": 1}}},
+            ],
+        },
+        {
+            "title": "ToolMessage",
+            "type": "object",
+            "required": ["role", "content", "tool_call_id"],
+            "properties": {
+                "role": {"const": "tool"},
+                "content": _CONTENT,
+                "tool_call_id": {"type": "string"},
+            },
+        },
+    ]
+}
+"""`messages[i]` in the OpenAPI document: one shape per role, as OpenAI's own document has it
+(`MessageIn` takes the union of them; `to_plan` checks the rest and answers 400)."""
+PARAMETERS_SCHEMA: dict[str, Any] = {
+    "anyOf": [
+        {
+            "type": "object",
+            "description": "A JSON schema of type object; each property's schema must make a grammar.",
+            "properties": {
+                "type": {"const": "object"},
+                "properties": {
+                    "type": "object",
+                    "additionalProperties": {
+                        "type": "object",
+                        "properties": {
+                            "type": {
+                                "enum": ["string", "number", "integer", "boolean", "array", "object", "null"]
+                            },
+                            "description": {"type": "string"},
+                            "enum": {"type": "array", "minItems": 1},
+                        },
+                    },
+                },
+                "required": {"type": "array", "items": {"type": "string"}},
+            },
+        },
+        {"type": "null"},
+    ]
+}
+"""`tools[i].function.parameters` in the OpenAPI document."""
+
 
 class FunctionCallIn(BaseModel):
     """An earlier call's function: OpenAI sends `arguments` as a JSON string (a dict is taken too)."""
@@ -46,7 +146,7 @@ class FunctionDef(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
     description: str | None = None
-    parameters: dict[str, Any] | None = None
+    parameters: dict[str, Any] | None = Field(default=None, json_schema_extra=PARAMETERS_SCHEMA)
     strict: bool | None = None
 
 
@@ -78,7 +178,7 @@ class ChatCompletionRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     model: str
-    messages: list[MessageIn] = Field(min_length=1)
+    messages: list[MessageIn] = Field(min_length=1, json_schema_extra={"items": MESSAGE_SCHEMA})
     tools: list[ToolDef] | None = None
     tool_choice: Literal["auto", "none", "required"] | NamedToolChoice | None = None
     parallel_tool_calls: bool | None = None
@@ -134,7 +234,7 @@ def _arguments(raw: str | dict[str, Any], where: str) -> dict[str, Any]:
         return raw
     try:
         value = json.loads(raw) if raw.strip() else {}
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):  # not JSON, too deep, or an integer of over 4300 digits
         raise bad_request("arguments must be a JSON object", param=where) from None
     if not isinstance(value, dict):
         raise bad_request("arguments must be a JSON object", param=where)
@@ -217,6 +317,43 @@ def _tools(request: ChatCompletionRequest, max_tools: int) -> list[dict[str, Any
     return tools
 
 
+def lone_surrogate(value: Any, path: str = "") -> str | None:
+    """Where a string in `value` holds a lone UTF-16 surrogate ("\\ud800" is valid JSON, but no UTF-8
+    text: the tokenizer, the template and the stop strings would fail on it), as OpenAI names
+    parameters (`messages[0].content`); None when there is none.
+
+    Example: `lone_surrogate({"stop": ["ok", "\\ud800"]})` is "stop[1]".
+    """
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return path or None
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            found = lone_surrogate(key, where) or lone_surrogate(item, where)
+            if found is not None:
+                return found
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            found = lone_surrogate(item, f"{path}[{i}]")
+            if found is not None:
+                return found
+    return None
+
+
+def check_unicode(request: BaseModel) -> None:
+    """A 400 for a request holding a lone surrogate anywhere (see `lone_surrogate`)."""
+    try:
+        where = lone_surrogate(request.model_dump(exclude_none=True))
+    except RecursionError:
+        raise bad_request("the request is nested too deeply") from None
+    if where is not None:
+        raise bad_request("a string holds a lone UTF-16 surrogate, which is not valid Unicode text", where)
+
+
 def to_plan(request: ChatCompletionRequest, max_messages: int, max_tools: int) -> Plan:
     """Check what pydantic cannot and build the plan; a mistake raises a 400 `ServiceError`.
 
@@ -225,6 +362,7 @@ def to_plan(request: ChatCompletionRequest, max_messages: int, max_tools: int) -
     """
     if len(request.messages) > max_messages:
         raise bad_request(f"at most {max_messages} messages are accepted", param="messages")
+    check_unicode(request)
     if request.n not in (None, 1):
         raise bad_request("only n=1 is supported", param="n")
     if request.logprobs:
