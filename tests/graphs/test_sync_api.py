@@ -46,6 +46,28 @@ async def test_resume_works_inside_a_running_loop(default_model, tmp_path) -> No
     assert approved.status in ("done", "interrupted") and "Bob" in outbox.read_text()
 
 
+async def test_a_resumed_run_streams_its_steps(default_model, tmp_path) -> None:
+    sent: list[str] = []
+
+    @tool(side_effect=True)
+    def send_message(to: str, text: str) -> str:
+        """Send a short message to a colleague.
+
+        Args:
+            to: The colleague's first name.
+            text: The message.
+        """
+        sent.append(to)
+        return "sent"
+
+    agent = Agent(ToolRegistry([send_message]), graph="umi", models=default_model, checkpointer="memory")
+    paused = await agent.arun("Send Bob the message 'lunch at noon'.")
+    assert paused.status == "interrupted" and not sent
+    events = [event async for event in agent.astream_resume(paused.run_id, "approve")]
+    assert "update" in {kind for kind, _ in events} and events[-1][0] == "result"
+    assert events[-1][1].run_id == paused.run_id and sent == ["Bob"]
+
+
 def test_plain_sync_code_still_runs_on_the_calling_thread(default_model) -> None:
     seen: list[str] = []
 

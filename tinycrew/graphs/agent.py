@@ -387,6 +387,23 @@ class Agent:
         async for event in events:
             yield event
 
+    async def astream_resume(
+        self,
+        run_id: str,
+        decision: Any = None,
+        tokens: bool = True,
+        *,
+        thread: str | None = None,
+        stream_mode: StreamModes = None,
+        config: RunnableConfig | None = None,
+    ) -> AsyncIterator[tuple[str, Any]]:
+        """`aresume`, streamed as `astream` streams a new run (a service relays an approved run's steps)."""
+        events = self._drive(
+            None, run_id, thread, decision=decision, tokens=tokens, stream_mode=stream_mode, config=config
+        )
+        async for event in events:
+            yield event
+
     def stream(
         self,
         task: str,

@@ -381,9 +381,7 @@ class Runs:
         queue = queues[self.model_of[name]]
         ticket = self._admit(queue)
         live = LiveRun(run_id, view["thread"], name, view["input"])
-        events = agent._drive(  # noqa: SLF001 - Agent.aresume, streamed (astream only starts runs)
-            None, run_id, view["thread"], decision=decision, tokens=True, config=self._config(name)
-        )
+        events = agent.astream_resume(run_id, decision, thread=view["thread"], config=self._config(name))
         before = (
             view["usage_totals"]["prompt_tokens"],
             view["usage_totals"]["completion_tokens"],
