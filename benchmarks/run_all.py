@@ -16,6 +16,7 @@ HERE = Path(__file__).resolve().parent
 DOCS = HERE.parent / "docs"
 BFCL_DOCS = DOCS / "bfcl"  # written by `tinycrew eval report ... --out docs/bfcl`
 SCRIPTS = ["bench_models.py", "bench_graphs.py", "bench_agent.py", "bench_retrieval.py", "bench_recording.py"]
+SCRIPTS += ["bench_service.py"]  # load test: tinycrew serve vs llama-cpp-python's server, same model
 
 
 def trailing_json(output: str) -> dict:
