@@ -2,6 +2,7 @@
 
 from tinycrew.graphs import Agent, RunResult
 from tinycrew.models import ChatModel, ModelSpec, OpenAIChatModel, load_model
+from tinycrew.switching import CloudConfig, EscalationPolicy
 from tinycrew.tools import Tool, ToolRegistry, tool
 
 __version__ = "0.1.0"
@@ -9,6 +10,8 @@ __version__ = "0.1.0"
 __all__ = [
     "Agent",
     "ChatModel",
+    "CloudConfig",
+    "EscalationPolicy",
     "ModelSpec",
     "OpenAIChatModel",
     "RunResult",

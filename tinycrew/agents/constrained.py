@@ -72,6 +72,8 @@ async def run_structured(
     try:
         return result, read(result)
     except ValueError as error:
+        if report := getattr(model, "report_failure", None):  # local/cloud switching: a constraint signal
+            report("constraint", f"the {role} output could not be read: {error}")
         retry = [
             *messages,
             {"role": "assistant", "content": result.content},

@@ -83,15 +83,23 @@ def usage_table(result: RunResult) -> Table:
     """
     table = Table(title=f"run {result.run_id} ({result.outcome}, {len(result.calls)} tool calls)")
     table.add_column("model", no_wrap=True, min_width=min(40, max((len(n) for n in result.usage), default=5)))
-    for column in ("calls", "tokens in", "tokens out", "time"):
+    priced = any(usage.get("cost_usd") for usage in result.usage.values())
+    for column in ("calls", "tokens in", "tokens out", "time", *(["USD"] if priced else [])):
         table.add_column(column, justify="right", no_wrap=True)
-    for name, usage in result.usage.items():
+    rows = [*result.usage.items(), *((f"role {role}", u) for role, u in result.usage_by_role.items())]
+    for name, usage in rows:
         table.add_row(
             escape(name),
             f"{usage.get('calls', 0):.0f}",
             f"{usage.get('prompt_tokens', 0):.0f}",
             f"{usage.get('completion_tokens', 0):.0f}",
             f"{usage.get('seconds', 0):.1f} s",
+            *([f"{usage.get('cost_usd', 0):.6f}"] if priced else []),
+        )
+    if result.escalations:
+        escalated = sum(decision.escalated for decision in result.escalations)
+        table.caption = (
+            f"{escalated} of {len(result.escalations)} steps redone by the cloud, ${result.cost_usd:.6f}"
         )
     return table
 
@@ -102,6 +110,17 @@ def run_command(
     model: str = typer.Option(None, help="packaged model name or .gguf path (default: the packaged 0.5B)"),
     record: bool = typer.Option(True, help="record the trajectory under TINYCREW_HOME"),
     checkpointer: str = typer.Option("sqlite", help='"sqlite", "memory", a path or a postgresql:// URL'),
+    cloud_url: str = typer.Option(None, help="OpenAI-compatible base URL of a cloud model to escalate to"),
+    cloud_model: str = typer.Option(None, help="the cloud model's name (with --cloud-url)"),
+    cloud_key_env: str = typer.Option("OPENAI_API_KEY", help="environment variable holding the cloud's key"),
+    cloud_dialect: str = typer.Option("openai", help='"openai" or "llama.cpp" (a llama.cpp server)'),
+    price_in: float = typer.Option(0.0, help="cloud USD per 1M prompt tokens"),
+    price_out: float = typer.Option(0.0, help="cloud USD per 1M completion tokens"),
+    min_logprob: float = typer.Option(
+        None, help="escalate a step whose least sure token is at or below this"
+    ),
+    mean_logprob: float = typer.Option(None, help="escalate a step whose mean token logprob is at or below"),
+    max_cloud_calls: int = typer.Option(None, help="at most this many cloud calls per run"),
 ) -> None:
     """Run an agent on the built-in tools (calculate, day_of_week, current_time, convert_units).
 
@@ -112,7 +131,23 @@ def run_command(
     from tinycrew.graphs import Agent
     from tinycrew.tools.builtin import builtin_tools
 
-    agent = Agent(builtin_tools(), graph=graph, models=model, record=record, checkpointer=checkpointer)  # type: ignore[arg-type]
+    switching: dict[str, Any] = {}
+    if cloud_url or cloud_model:
+        if not (cloud_url and cloud_model):
+            raise UserError("--cloud-url and --cloud-model go together", fix="give both, or neither")
+        from tinycrew.switching import CloudConfig, EscalationPolicy
+
+        cloud = {"base_url": cloud_url, "model": cloud_model, "api_key_env": cloud_key_env}
+        prices = {"dialect": cloud_dialect, "input_price_per_m": price_in, "output_price_per_m": price_out}
+        switching = {
+            "cloud": CloudConfig.model_validate(cloud | prices),
+            "escalation": EscalationPolicy(
+                min_logprob=min_logprob, mean_logprob=mean_logprob, max_cloud_calls=max_cloud_calls
+            ),
+        }
+    agent = Agent(
+        builtin_tools(), graph=graph, models=model, record=record, checkpointer=checkpointer, **switching
+    )  # type: ignore[arg-type]
     console.print(f"[bold]{graph}[/bold] on {agent.models['default'].name}: {task}")
     result = None
     seen_calls = 0
@@ -126,5 +161,12 @@ def run_command(
         elif kind == "result":
             result = value
     assert result is not None
+    for decision in result.escalations:  # local/cloud switching (tinycrew.switching)
+        if decision.reasons:
+            what = "redone by the cloud" if decision.escalated else f"stayed local ({decision.stayed_local})"
+            why = "; ".join(decision.reasons)
+            console.print(
+                f"[yellow]step {decision.step} {decision.role}[/yellow] {escape(what)}: {escape(why)}"
+            )
     console.print(f"\n[bold]answer:[/bold] {result.answer}")
     console.print(usage_table(result))

@@ -251,7 +251,7 @@ def show_run(
             _clip(step.observation, 40),
             f"{step.prompt_tokens}+{step.completion_tokens}",
             f"{step.latency_s:.2f}",
-            escape(step.escalation_reason or "yes") if step.escalated else "",
+            escape(step.escalation_reason or "yes") if step.escalated else _clip(step.escalation_reason, 30),
         )
     console.print(table)
     for step in run.steps:  # what call policies changed before a call ran (tinycrew.policies)
@@ -325,6 +325,13 @@ def export(
     )
 
 
+def _usage_cell(usage: dict[str, float]) -> str:
+    """Tokens in+out, seconds and cost of a model's or a role's steps, in one cell."""
+    tokens = f"{usage.get('prompt_tokens', 0):.0f}+{usage.get('completion_tokens', 0):.0f} tok"
+    cost = f", ${usage['cost_usd']:.6f}" if usage.get("cost_usd") else ""
+    return f"{tokens}, {usage.get('seconds', 0):.1f} s{cost}"
+
+
 @app.command("stats")
 def stats(store: StoreOption = None) -> None:
     """Count runs, steps, errors, tokens and how much the blob table saves.
@@ -348,6 +355,9 @@ def stats(store: StoreOption = None) -> None:
         ("escalations", str(s.escalations)),
         ("prompt tokens", str(s.prompt_tokens)),
         ("completion tokens", str(s.completion_tokens)),
+        ("cloud cost (USD)", f"{s.cost_usd:.6f}"),
+        *((f"  model {k}", _usage_cell(v)) for k, v in s.usage_by_model.items()),
+        *((f"  role {k}", _usage_cell(v)) for k, v in s.usage_by_role.items()),
         ("feedback", str(s.feedback)),
         ("blobs", str(s.blobs)),
         ("blob bytes", str(s.blob_bytes)),

@@ -24,11 +24,20 @@ from tinycrew.graphs.checkpoint import (
 from tinycrew.graphs.compiler import build_compiler
 from tinycrew.graphs.crew import build_crew
 from tinycrew.graphs.react import build_react
-from tinycrew.graphs.state import MIN_TOOL_SIMILARITY, GraphContext, Limits
+from tinycrew.graphs.state import MIN_TOOL_SIMILARITY, ROLE_PREFIX, GraphContext, Limits
 from tinycrew.graphs.umi import build_umi
 from tinycrew.models import ChatModel, ModelSpec, load_model
 from tinycrew.models.capabilities import MissingCapabilityError, capabilities_of
 from tinycrew.policies import CallPolicy, PolicyPipeline, default_policies
+from tinycrew.switching import (
+    LEDGER_KEY,
+    CloudConfig,
+    Escalation,
+    EscalationDecision,
+    EscalationPolicy,
+    RunLedger,
+    cloud_model,
+)
 from tinycrew.tools import Tool, ToolRegistry
 
 GraphName = Literal["crew", "umi", "compiler", "react"]
@@ -60,6 +69,14 @@ class RunResult(BaseModel):
     calls: list[CallRecord] = Field(default_factory=list)
     pending_approval: list[dict[str, Any]] = Field(default_factory=list)
     usage: dict[str, dict[str, float]] = Field(default_factory=dict)
+    """Per model: prompt_tokens, completion_tokens, seconds, calls, and cost_usd for a priced cloud model."""
+    usage_by_role: dict[str, dict[str, float]] = Field(default_factory=dict)
+    """With a cloud model: the same per role (tokens, seconds of every attempt; cost_usd of the cloud's)."""
+    escalations: list[EscalationDecision] = Field(default_factory=list)
+    """With a cloud model: the escalation decision of each model step of this call (`run` or `resume`),
+    its signals, and what the local and the cloud attempt cost."""
+    cost_usd: float = 0.0
+    """What the run's cloud calls cost (US dollars, at the cloud model's prices)."""
     tools: list[str] = Field(default_factory=list)
     elapsed_s: float = 0.0
 
@@ -162,6 +179,8 @@ class Agent:
         answer: bool = True,
         policies: Sequence[CallPolicy] | None = None,
         constrained: bool = False,
+        cloud: CloudConfig | ChatModel | dict[str, Any] | None = None,
+        escalation: EscalationPolicy | None = None,
     ) -> None:
         if graph not in BUILDERS:
             raise ValueError(f"unknown graph {graph!r}: choose one of {', '.join(BUILDERS)}")
@@ -172,6 +191,11 @@ class Agent:
         self.models = {role: load_model(ref) for role, ref in bindings.items()}
         if constrained:
             _check_constrained(graph, self.models)
+        if escalation is not None and cloud is None:
+            raise ValueError(
+                "escalation= needs a cloud model: Agent(tools, cloud=CloudConfig(...), escalation=...)"
+            )
+        self.escalation = None if cloud is None else Escalation(cloud_model(cloud), escalation)
         if retriever is None and (len(self.registry) > top_k or min_similarity is not None):
             from tinycrew.retrieval import ToolRetriever
 
@@ -192,6 +216,7 @@ class Agent:
             min_similarity=min_similarity,
             answer=answer,
             policies=PolicyPipeline(default_policies() if policies is None else list(policies)),
+            escalation=self.escalation,
         )
         self._builder = BUILDERS[graph](self.context)
         self._checkpointer = checkpointer
@@ -228,9 +253,25 @@ class Agent:
         return merged_config(config, ours, 4 * self.context.limits.max_steps + 20)
 
     def _role_models(self) -> dict[str, str]:
-        return {role: model.name for role, model in self.models.items()}
+        models = {role: model.name for role, model in self.models.items()}
+        if self.escalation is not None:
+            models["cloud"] = self.escalation.cloud.name
+        return models
 
-    async def _result(self, graph: Any, thread: str, run_id: str, started: float) -> RunResult:
+    async def _ledger(self, graph: Any, thread: str, resuming: bool, fresh: bool) -> RunLedger | None:
+        """With a cloud model, the run's switching ledger. A later turn of a thread starts knowing the
+        local-only results of earlier turns; a resumed run also what it spent on the cloud so far."""
+        if self.escalation is None:
+            return None
+        ledger = RunLedger()
+        if not fresh:
+            snapshot = await graph.aget_state(self._config(thread))
+            ledger.seed(snapshot.values or {}, self.registry, self.escalation.cloud.name, spent=resuming)
+        return ledger
+
+    async def _result(
+        self, graph: Any, thread: str, run_id: str, started: float, ledger: RunLedger | None = None
+    ) -> RunResult:
         snapshot = await graph.aget_state(self._config(thread))
         values = snapshot.values
         pending = [
@@ -240,6 +281,11 @@ class Agent:
             for item in intr.value.get("calls", [])
         ]
         status = "interrupted" if snapshot.next else "done"
+        usage = values.get("usage", {})
+        by_model = {name: counts for name, counts in usage.items() if not name.startswith(ROLE_PREFIX)}
+        by_role = {
+            name[len(ROLE_PREFIX) :]: counts for name, counts in usage.items() if name.startswith(ROLE_PREFIX)
+        }
         result = RunResult(
             run_id=run_id,
             graph=self.graph_name,
@@ -249,7 +295,10 @@ class Agent:
             outcome=values.get("outcome"),
             calls=values.get("calls", []),
             pending_approval=pending,
-            usage=values.get("usage", {}),
+            usage=by_model,
+            usage_by_role=by_role,
+            escalations=[] if ledger is None else list(ledger.decisions),
+            cost_usd=sum(counts.get("cost_usd", 0.0) for counts in by_model.values()),
             tools=values.get("tools", []),
             elapsed_s=time.perf_counter() - started,
         )
@@ -310,12 +359,15 @@ class Agent:
             if payload is None and decision is not None:
                 payload = Command(resume=decision)
             run_config = self._config(thread, run_id, tokens and "custom" in graph_modes, config)
+            ledger = await self._ledger(graph, thread, task is None, fresh)
+            if ledger is not None:
+                run_config["configurable"][LEDGER_KEY] = ledger
             async for mode, chunk in graph.astream(payload, run_config, stream_mode=graph_modes):
                 if modes is None:
                     yield ("token" if mode == "custom" else "update"), chunk
                 else:
                     yield mode, chunk
-            yield "result", await self._result(graph, thread, run_id, started)
+            yield "result", await self._result(graph, thread, run_id, started, ledger)
 
     async def arun(
         self,

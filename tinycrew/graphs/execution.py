@@ -10,6 +10,7 @@ from langgraph.types import interrupt
 
 from tinycrew.agents import CallRecord, PlannedCall
 from tinycrew.agents.compiler_planner import reference
+from tinycrew.switching.ledger import observe_calls
 from tinycrew.tools import ToolRegistry
 
 
@@ -122,4 +123,6 @@ async def execute_plan(
         finished[call.id].set()
         return record
 
-    return list(await asyncio.gather(*(run(call) for call in plan)))
+    finished_calls = list(await asyncio.gather(*(run(call) for call in plan)))
+    observe_calls(finished_calls, registry)  # signals for local/cloud switching (tinycrew.switching)
+    return finished_calls

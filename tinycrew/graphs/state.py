@@ -98,26 +98,58 @@ class GraphContext:
     answer: bool = True  # False: no summarizer step, the run ends once the calls are done
     policies: PolicyPipeline = field(default_factory=lambda: PolicyPipeline(default_policies()))
     """What checks or changes each planned call before it runs; every graph hands its calls to it once."""
+    escalation: Any = None
+    """tinycrew.switching.Escalation (a cloud model and its policy), or None: every step stays local."""
 
     def model(self, role: str) -> ChatModel:
-        """The model bound to a role, falling back to the "default" binding."""
-        return self.models.get(role) or self.models["default"]
+        """The model bound to a role, falling back to the "default" binding; with a cloud model, that
+        model wrapped so the escalation policy may have the cloud redo its steps."""
+        model = self.models.get(role) or self.models["default"]
+        return model if self.escalation is None else self.escalation.wrap(role, model)
 
     def schemas(self, names: list[str]) -> list[dict[str, Any]]:
         return self.registry.openai_schemas(names)
 
 
+ROLE_PREFIX = "role:"
+"""With a cloud model, a run's usage also holds one entry per role, under this prefix
+(`RunResult.usage_by_role`)."""
+
+
 def usage_of(step: RoleStep) -> Usage:
-    """Tokens and seconds a role step cost, keyed by model."""
+    """Tokens and seconds a role step cost, keyed by model; a step the cloud redid (see
+    `tinycrew.switching`) splits them between the local and the cloud model, prices the cloud's share
+    (`cost_usd`) and adds them up per role too."""
     usage, timings = step.result.usage, step.result.timings
-    return {
-        step.model: {
-            "prompt_tokens": usage.prompt_tokens,
-            "completion_tokens": usage.completion_tokens,
-            "seconds": timings.total_s,
-            "calls": 1,
-        }
+    whole = {
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "seconds": timings.total_s,
+        "calls": 1,
     }
+    escalation = step.result.escalation
+    if escalation is None:
+        return {step.model: whole}
+    cloud = escalation.get("cloud") or {}
+    role = {**whole, "cost_usd": float(cloud.get("cost_usd", 0.0))}
+    if not escalation.get("escalated"):
+        return {step.model: whole, ROLE_PREFIX + step.role: role}
+    shares = {
+        escalation["cloud_model"]: {
+            "prompt_tokens": cloud.get("prompt_tokens", 0),
+            "completion_tokens": cloud.get("completion_tokens", 0),
+            "seconds": cloud.get("seconds", 0.0),
+            "calls": 1,
+            "cost_usd": float(cloud.get("cost_usd", 0.0)),
+        },
+        step.model: {
+            "prompt_tokens": whole["prompt_tokens"] - cloud.get("prompt_tokens", 0),
+            "completion_tokens": whole["completion_tokens"] - cloud.get("completion_tokens", 0),
+            "seconds": max(0.0, whole["seconds"] - cloud.get("seconds", 0.0)),
+            "calls": 1,
+        },
+    }
+    return merge_usage(shares, {ROLE_PREFIX + step.role: role})
 
 
 def step_record(
@@ -132,11 +164,25 @@ def step_record(
     confidence = {}
     if step.result.mean_logprob is not None:
         confidence["mean_logprob"] = step.result.mean_logprob
+    escalation = step.result.escalation
+    switching: dict[str, Any] = {}
+    if escalation is not None:  # a cloud model is configured: what the escalation policy decided
+        confidence |= escalation.get("signals") or {}
+        escalated = bool(escalation.get("escalated"))
+        reasons = "; ".join(escalation.get("reasons") or [])
+        if reasons and not escalated:
+            reasons = f"stayed local ({escalation.get('stayed_local')}): {reasons}"
+        switching = {
+            "escalated": escalated,
+            "escalation_reason": reasons or None,
+            "escalation": escalation,
+            "cost_usd": float((escalation.get("cloud") or {}).get("cost_usd", 0.0)),
+        }
     return StepRecord(
         run_id=run_id,
         index=index,
         role=step.role,
-        model=step.model,
+        model=escalation["cloud_model"] if escalation and escalation.get("escalated") else step.model,
         messages=step.messages,
         tools=step.tools,
         raw_output=step.result.content,
@@ -146,6 +192,7 @@ def step_record(
         completion_tokens=step.result.usage.completion_tokens,
         latency_s=step.result.timings.total_s,
         confidence=confidence,
+        **switching,
         **policy_fields(checked),
     ).model_dump(mode="json")
 

@@ -70,6 +70,8 @@ class OpenAIChatModel:
     grammars and schema-constrained tool calls, so every role runs as constrained as in-process.
     `capabilities` overrides what the dialect declares (say, a server without logprobs);
     `temperature` is sent when a call gives none (None: the server's default, often 0.2 or 1.0).
+    `input_price_per_m`/`output_price_per_m` (USD per million prompt/completion tokens) price its calls
+    (`cost_usd`), for the cost accounting of local/cloud switching (`tinycrew.switching`).
     """
 
     def __init__(
@@ -85,6 +87,8 @@ class OpenAIChatModel:
         dialect: Dialect = "openai",
         capabilities: Capabilities | None = None,
         temperature: float | None = None,
+        input_price_per_m: float = 0.0,
+        output_price_per_m: float = 0.0,
     ) -> None:
         if dialect not in DIALECT_CAPABILITIES:
             raise ValueError(f"unknown dialect {dialect!r}: choose one of {', '.join(DIALECT_CAPABILITIES)}")
@@ -102,6 +106,15 @@ class OpenAIChatModel:
             "wait": wait_exponential_jitter(multiplier=backoff_initial, max=backoff_max),
         }
         self._base_url = base_url
+        self.base_url = base_url
+        self.input_price_per_m = input_price_per_m
+        self.output_price_per_m = output_price_per_m
+
+    def cost_usd(self, usage: Usage) -> float:
+        """What a call with this usage costs at the configured prices (USD)."""
+        return (
+            usage.prompt_tokens * self.input_price_per_m + usage.completion_tokens * self.output_price_per_m
+        ) / 1e6
 
     def _request(
         self,

@@ -63,6 +63,17 @@ class ChatResult(BaseModel):
     usage: Usage = Field(default_factory=Usage)
     timings: Timings = Field(default_factory=Timings)
     logprobs: list[TokenLogprob] | None = None
+    escalation: dict[str, Any] | None = None
+    """Set by `tinycrew.switching.EscalatingModel`: the escalation decision of this step (signals, whether
+    the cloud redid it, what that cost). `usage`/`timings` then hold every attempt of the step; the
+    decision's `cloud` entry names the cloud model's share."""
+
+    @property
+    def min_logprob(self) -> float | None:
+        """Lowest token log-probability: the least sure token of the output."""
+        if not self.logprobs:
+            return None
+        return min(item.logprob for item in self.logprobs)
 
     @property
     def message(self) -> Message:

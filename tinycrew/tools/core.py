@@ -127,6 +127,7 @@ class Tool:
         max_chars: int | None = DEFAULT_MAX_CHARS,
         prune_nulls: bool = False,
         idempotent: bool = True,
+        local_only: bool = False,
     ) -> None:
         if (
             not isinstance(name, str)
@@ -148,6 +149,8 @@ class Tool:
         self.idempotent = idempotent
         """False for a tool whose result may differ between two calls with the same arguments (a coin
         flip, a random number, "the next item"): loop protection then lets such calls repeat."""
+        self.local_only = local_only
+        """True: the tool's results never reach a cloud model (see `tinycrew.switching`)."""
         self.timeout = timeout
         self.max_chars = max_chars
         self._prune_nulls = prune_nulls

@@ -34,6 +34,7 @@ def function_to_tool(
     timeout: float | None = DEFAULT_TIMEOUT_S,
     max_chars: int | None = DEFAULT_MAX_CHARS,
     idempotent: bool = True,
+    local_only: bool = False,
 ) -> Tool:
     """Build a Tool from a typed function (sync or async); what ``@tool`` does."""
     if not callable(fn):
@@ -75,6 +76,7 @@ def function_to_tool(
         timeout=timeout,
         max_chars=max_chars,
         idempotent=idempotent,
+        local_only=local_only,
     )
 
 
@@ -91,6 +93,7 @@ def tool(
     timeout: float | None = DEFAULT_TIMEOUT_S,
     max_chars: int | None = DEFAULT_MAX_CHARS,
     idempotent: bool = True,
+    local_only: bool = False,
 ) -> Callable[[Callable[..., Any]], Tool]: ...
 
 
@@ -104,15 +107,22 @@ def tool(
     timeout: float | None = DEFAULT_TIMEOUT_S,
     max_chars: int | None = DEFAULT_MAX_CHARS,
     idempotent: bool = True,
+    local_only: bool = False,
 ) -> Tool | Callable[[Callable[..., Any]], Tool]:
     """Turn a typed function into a Tool; use bare (``@tool``) or with options (``@tool(timeout=5)``).
 
     ``side_effect=True`` marks tools that change the world: the graphs ask for approval before running them.
     ``idempotent=False`` marks tools whose result may change between calls with the same arguments (a coin
     flip): loop protection lets the agent call them again ("flip a coin three times" runs three times).
+    ``local_only=True`` keeps the tool's results on this machine: they never reach a cloud model.
     """
     options = dict(
-        name=name, description=description, side_effect=side_effect, timeout=timeout, idempotent=idempotent
+        name=name,
+        description=description,
+        side_effect=side_effect,
+        timeout=timeout,
+        idempotent=idempotent,
+        local_only=local_only,
     )
     if fn is not None:
         return function_to_tool(fn, max_chars=max_chars, **options)

@@ -48,6 +48,11 @@ class StepRecord(BaseModel):
     confidence: dict[str, Any] = Field(default_factory=dict, description="signals, e.g. mean_logprob")
     escalated: bool = False
     escalation_reason: str | None = None
+    escalation: dict[str, Any] | None = Field(
+        default=None,
+        description="the escalation decision (tinycrew.switching): signals, reasons, local and cloud shares",
+    )
+    cost_usd: float = Field(default=0.0, description="what the step's cloud call cost")
     created_at: datetime = Field(default_factory=utc_now)
 
 
@@ -136,6 +141,13 @@ class StoreStats(BaseModel):
     escalations: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cost_usd: float = 0.0
+    usage_by_model: dict[str, dict[str, float]] = Field(
+        default_factory=dict,
+        description="per model: steps, prompt_tokens, completion_tokens, seconds, cost_usd (an escalated "
+        "step's local attempt counts for the local model)",
+    )
+    usage_by_role: dict[str, dict[str, float]] = Field(default_factory=dict, description="the same per role")
     blobs: int = 0
     blob_bytes: int = 0
     payload_bytes: int = Field(default=0, description="bytes of messages + tools before deduplication")

@@ -105,6 +105,14 @@ MIGRATIONS: tuple[Migration, ...] = (
             "ALTER TABLE steps ADD COLUMN rewrites TEXT",
         ),
     ),
+    Migration(
+        3,
+        "steps: the escalation decision (tinycrew.switching) and the step's cloud cost",
+        (
+            "ALTER TABLE steps ADD COLUMN escalation TEXT",
+            "ALTER TABLE steps ADD COLUMN cost_usd DOUBLE PRECISION",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

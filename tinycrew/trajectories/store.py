@@ -282,13 +282,15 @@ class TrajectoryStore:
             to_us(step.created_at),
             None if step.model_call is None else json.dumps(step.model_call, ensure_ascii=False),
             json.dumps(step.rewrites, ensure_ascii=False) if step.rewrites else None,
+            None if step.escalation is None else json.dumps(step.escalation, ensure_ascii=False),
+            step.cost_usd,
         )
         sql = (
             "INSERT INTO steps (run_id, idx, role, model, adapter, message_refs, tools_ref, payload_bytes,"
             " raw_output, parsed_call, validation_error, error, observation, prompt_tokens,"
             " completion_tokens, latency_s, confidence, escalated, escalation_reason, created_at_us,"
-            " model_call, rewrites)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " model_call, rewrites, escalation, cost_usd)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         )
         with self._lock:
             try:
@@ -439,6 +441,8 @@ class TrajectoryStore:
             created_at=from_us(row["created_at_us"]),
             model_call=_loads(row["model_call"]),
             rewrites=_loads(row["rewrites"]) or [],
+            escalation=_loads(row["escalation"]),
+            cost_usd=float(row["cost_usd"] or 0.0),
         )
 
     def stats(self) -> StoreStats:
@@ -470,12 +474,54 @@ class TrajectoryStore:
             )
             by_role = grouped("SELECT role AS k, COUNT(*) AS n FROM steps GROUP BY role ORDER BY role")
             by_model = grouped("SELECT model AS k, COUNT(*) AS n FROM steps GROUP BY model ORDER BY model")
+            usage_by_model, usage_by_role = self._usage()
         return StoreStats(
             **{k: int(v) for k, v in (steps | blobs | counts).items()},
             runs_by_outcome=by_outcome,
             steps_by_role=by_role,
             steps_by_model=by_model,
+            usage_by_model=usage_by_model,
+            usage_by_role=usage_by_role,
+            cost_usd=sum(usage["cost_usd"] for usage in usage_by_role.values()),
         )
+
+    def _usage(self) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]]]:
+        """Steps, tokens, seconds and cloud cost per model and per role. A step the cloud redid is
+        recorded under the cloud model with the tokens of both attempts; its escalation record gives
+        the cloud's share, and the rest counts for the local model."""
+        columns = (
+            "COUNT(*) AS steps, COALESCE(SUM(prompt_tokens), 0) AS prompt_tokens,"
+            " COALESCE(SUM(completion_tokens), 0) AS completion_tokens,"
+            " COALESCE(SUM(latency_s), 0) AS seconds, COALESCE(SUM(cost_usd), 0) AS cost_usd"
+        )
+        keys = ("steps", "prompt_tokens", "completion_tokens", "seconds", "cost_usd")
+
+        def table(group: str) -> dict[str, dict[str, float]]:
+            rows = self._backend.query(
+                f"SELECT {group} AS k, {columns} FROM steps GROUP BY {group} ORDER BY 1"
+            )
+            return {str(r["k"]): {key: float(r[key]) for key in keys} for r in rows}
+
+        by_model, by_role = table("model"), table("role")
+        escalated = self._backend.query(
+            "SELECT model, prompt_tokens, completion_tokens, latency_s, escalation FROM steps"
+            " WHERE escalated = 1 AND escalation IS NOT NULL"
+        )
+        for row in escalated:
+            record = json.loads(row["escalation"])
+            cloud, local = record.get("cloud") or {}, record.get("local_model")
+            if not local or local == row["model"]:
+                continue
+            share = {
+                "prompt_tokens": row["prompt_tokens"] - cloud.get("prompt_tokens", 0),
+                "completion_tokens": row["completion_tokens"] - cloud.get("completion_tokens", 0),
+                "seconds": float(row["latency_s"]) - cloud.get("seconds", 0.0),
+            }
+            target = by_model.setdefault(local, dict.fromkeys(keys, 0.0))
+            for key, value in share.items():
+                by_model[row["model"]][key] -= value
+                target[key] += value
+        return by_model, by_role
 
 
 def new_run_id() -> str:
