@@ -46,3 +46,14 @@ def test_strict_schema_drops_noise_and_keeps_the_original() -> None:
 def test_grammar_compiles_and_is_cached() -> None:
     schema = tool_call_schema([WEATHER])
     assert grammar_for_schema(schema) is grammar_for_schema(json.loads(json.dumps(schema)))
+
+
+@pytest.mark.parametrize("schema", [{"enum": []}, {"anyOf": []}])
+def test_a_schema_llama_cpp_cannot_parse_is_a_clear_error_not_a_crash(schema) -> None:
+    from tinycrew.models.grammar import GrammarError, grammar_from_gbnf
+
+    tool_schema = {"type": "object", "properties": {"unit": schema}, "required": ["unit"]}
+    with pytest.raises(GrammarError, match="cannot parse"):
+        grammar_for_schema(tool_schema)
+    with pytest.raises(ValueError, match="cannot parse"):
+        grammar_from_gbnf("root ::= missing-rule")

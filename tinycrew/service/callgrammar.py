@@ -14,7 +14,7 @@ import json
 import re
 from typing import Any
 
-from tinycrew.models.grammar import tool_call_schema
+from tinycrew.models.grammar import gbnf_error, tool_call_schema
 
 TAG_OPEN, TAG_CLOSE = "<tool_call>\n", "\n</tool_call>"
 
@@ -31,24 +31,6 @@ def _gbnf(schema: dict[str, Any], root: str) -> str:
     from llama_cpp.llama_grammar import json_schema_to_gbnf
 
     return re.sub(r"^root ::=", f"{root} ::=", json_schema_to_gbnf(json.dumps(schema)), flags=re.MULTILINE)
-
-
-def gbnf_error(gbnf: str, root: str = "root") -> str | None:
-    """Why llama.cpp's parser refuses `gbnf`, or None when it parses. `LlamaGrammar` keeps the text
-    unparsed; llama.cpp parses it only when the generation's sampler is built, and a grammar it refuses
-    there (an empty rule: `{"enum": []}` converts to `a ::= `; left recursion) gives a null sampler that
-    crashes the process. So every grammar is parsed here first, with no vocabulary (as llama.cpp's own
-    grammar tests do), and a refusal is the client's 400.
-
-    Example: `gbnf_error('root ::= "a"')` is None; `gbnf_error("root ::= x")` is a message.
-    """
-    import llama_cpp
-
-    sampler = llama_cpp.llama_sampler_init_grammar(None, gbnf.encode("utf-8"), root.encode("utf-8"))
-    if not sampler:
-        return "llama.cpp cannot parse the grammar made from it (an empty enum or anyOf, for instance)"
-    llama_cpp.llama_sampler_free(sampler)
-    return None
 
 
 def schema_gbnf_error(schema: dict[str, Any]) -> str | None:
