@@ -40,12 +40,12 @@ Tools:
 {tools}"""
 
 # Worked plans as turns of their own (a small planner copies the shape of examples far better than it
-# follows a description): one call, a dependency, two calls at once. The tools in them are not offered;
+# follows a description): a dependency, two calls at once, and one call last, since the 0.5B copies
+# the shape of the last example most (docs/crew.md has the counts). The tools in them are not offered;
 # the grammar keeps names to the offered ones. There is no example of `none:` or `ask:`: with one, the
 # 0.5B wrote them for requests its tools plainly do ("Look up Zed's email address" with find_email);
 # the gate decides whether any tool is needed before the planner runs.
 EXAMPLES = [
-    ("What is 15% of 80?", "1. calculate: 15% of 80"),
     (
         "Find Maria's email address and send her 'See you at 5'.",
         "1. find_email: Maria's email address\n2. send_email after $1: send Maria 'See you at 5'",
@@ -54,6 +54,7 @@ EXAMPLES = [
         "Is it raining in Oslo or in Lima?",
         "1. get_weather: the weather in Oslo\n2. get_weather: the weather in Lima",
     ),
+    ("What is 15% of 80?", "1. calculate: 15% of 80"),
 ]
 LATER_TURN_EXAMPLE = (
     "Earlier in this conversation:\nUser: What does AAPL cost?\nCall: get_price(symbol='AAPL') -> 187.2\n"
