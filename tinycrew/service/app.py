@@ -33,7 +33,7 @@ from tinycrew.service.errors import ServiceError, bad_request, error_body, insta
 from tinycrew.service.limits import BodySizeLimit
 from tinycrew.service.metrics import CONTENT_TYPE, Metrics, MetricsMiddleware
 from tinycrew.service.openapi import service_openapi
-from tinycrew.service.queueing import ModelQueue, QueueFull, Ticket
+from tinycrew.service.queueing import ModelQueue, Ticket, admit_or_429
 from tinycrew.service.ratelimit import RateLimiter
 from tinycrew.service.relevance import Relevance
 from tinycrew.service.responses import ChunkWriter, completion_body
@@ -174,16 +174,7 @@ def create_app(config: ServiceConfig | None = None, models: Sequence[ChatModel] 
             model, plan, max_parallel_calls=config.max_parallel_calls, relevance=service.relevance
         )
         completion.prompt_tokens = await asyncio.to_thread(_check_prompt, completion)
-        try:
-            ticket = queue.admit()
-        except QueueFull as full:
-            raise ServiceError(
-                429,
-                f"The server is busy: {queue.size} requests are already queued for this model. Retry later.",
-                type_="requests",
-                code="queue_full",
-                headers={"Retry-After": str(full.retry_after)},
-            ) from None
+        ticket = admit_or_429(queue)
         if body.stream:
             include_usage = bool(body.stream_options and body.stream_options.include_usage)
             writer = ChunkWriter(model.name, include_usage=include_usage)

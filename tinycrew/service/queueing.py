@@ -13,6 +13,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from tinycrew.service.errors import ServiceError
+
 
 class QueueFull(Exception):
     """Every place in the model's queue is taken; `retry_after` is an estimate in whole seconds."""
@@ -86,3 +88,17 @@ class ModelQueue:
                     self._mean_turn_s = 0.8 * self._mean_turn_s + 0.2 * (time.monotonic() - started)
         finally:
             ticket.release()
+
+
+def admit_or_429(queue: ModelQueue) -> Ticket:
+    """`queue.admit()`, with a full queue answered as OpenAI's 429 and its Retry-After estimate."""
+    try:
+        return queue.admit()
+    except QueueFull as full:
+        raise ServiceError(
+            429,
+            f"The server is busy: {queue.size} requests are already queued for this model. Retry later.",
+            type_="requests",
+            code="queue_full",
+            headers={"Retry-After": str(full.retry_after)},
+        ) from None

@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tinycrew.service.config import AgentProfile, MCPServer, ServiceConfig
 from tinycrew.service.errors import ServiceError
-from tinycrew.service.queueing import ModelQueue, QueueFull, Ticket
+from tinycrew.service.queueing import ModelQueue, Ticket, admit_or_429
 
 if TYPE_CHECKING:
     from tinycrew.graphs import Agent
@@ -309,16 +309,7 @@ class Runs:
             raise ServiceError(
                 429, message, type_="requests", code="too_many_runs", headers={"Retry-After": "10"}
             )
-        try:
-            return queue.admit()
-        except QueueFull as full:
-            raise ServiceError(
-                429,
-                f"The server is busy: {queue.size} requests are already queued for this model. Retry later.",
-                type_="requests",
-                code="queue_full",
-                headers={"Retry-After": str(full.retry_after)},
-            ) from None
+        return admit_or_429(queue)
 
     async def _thread_owner(self, thread: str) -> tuple[str | None, Any]:
         """The profile a thread last ran under (from its latest checkpoint's metadata) and that checkpoint."""
