@@ -50,10 +50,8 @@ from tinycrew.policies import (  # noqa: E402
     ConvertUnits,
     DropUnfoundedOptions,
     FillStatedOptions,
-    LeftOutNumbers,
     OverusedNumbers,
     PercentAsFraction,
-    RepeatedCallCheck,
     Replace,
     SendBack,
 )
@@ -70,7 +68,7 @@ REWRITES: tuple[Callable[[], CallPolicy], ...] = (
     PercentAsFraction,
     CompleteUSPlaces,
 )
-SEND_BACKS: tuple[Callable[[], CallPolicy], ...] = (OverusedNumbers, LeftOutNumbers, RepeatedCallCheck)
+SEND_BACKS: tuple[Callable[[], CallPolicy], ...] = (OverusedNumbers,)
 
 _STATE_SUFFIX = re.compile(r"^([^,]+),\s*([A-Z]{2})$")
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3})")

@@ -163,17 +163,6 @@ def bfcl_umi_run(default_model, entry_id: str, tmp_path, graph: str = "umi") -> 
     return calls, [step for step in store.get_run(result.run_id).steps if step.role == role]
 
 
-def test_umi_caller_told_it_left_numbers_of_the_task_out_calls_the_tool_that_takes_them(
-    default_model, tmp_path
-) -> None:
-    # BFCL's multiple_8: the 0.5B caller values a villa instead of finding one within the budget;
-    # told which numbers it left out, it calls the tool that takes them.
-    calls, callers = bfcl_umi_run(default_model, "multiple_8", tmp_path)
-    assert [next(iter(call)) for call in calls] == ["realestate.find_properties"]
-    assert "leaves out 300000, 400000 of the task" in callers[0].error
-    assert callers[-1].error is None
-
-
 def test_umi_drops_optional_text_arguments_the_task_never_says(default_model, tmp_path) -> None:
     # BFCL's multiple_26: the 0.5B caller invents mission='Mission 1' and trophy='Trophy 1'.
     calls, callers = bfcl_umi_run(default_model, "multiple_26", tmp_path)

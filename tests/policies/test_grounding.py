@@ -7,7 +7,6 @@ from tinycrew.agents import CallRecord, PlannedCall
 from tinycrew.policies.grounding import (
     ADVICE,
     documented_choices,
-    left_out_numbers,
     mentions,
     names_flag,
     overused_numbers,
@@ -15,7 +14,6 @@ from tinycrew.policies.grounding import (
     said_text,
     stated_options,
     unfounded_options,
-    unused_numbers,
     with_stated_values,
     without_unfounded_options,
 )
@@ -126,19 +124,6 @@ def test_numbers_count_as_whole_numbers_and_text_as_substrings() -> None:
     assert text == "pay 1500 usd on 15 may, then 5.5 more"
     assert [mentions(value, text) for value in ("1500", "5", "15", "5.5", "usd", "u")] == [1, 0, 1, 1, 1, 0]
     assert mentions("1.257", "permeability=1.257e-06") == 0  # a mantissa is not the number
-
-
-def test_numbers_of_the_task_no_call_holds_are_listed_once() -> None:
-    task = "Euro to Dollar on January 1, 2022, for $1.2M and 3 thousand more at 10 m/s^2, then 3 again"
-    held = call("rate", day="2022-01-01", amount=1200000, extra=3000.0)
-    assert unused_numbers(task, [held]) == ["10", "3"]
-    assert unused_numbers(task, [held, call("more", speed=10, count="3")]) == []
-    assert unused_numbers("b = -11 and c = 4", [call("solve", b=-11, c=4)]) == []
-    assert left_out_numbers(task, held) == (
-        "The call leaves out 10, 3 of the task. If another tool takes these values, "
-        "call that tool; otherwise write the same call again."
-    )
-    assert left_out_numbers("b = -11", call("solve", b=-11)) is None
 
 
 def test_the_choices_a_parameter_documents_come_from_its_enum_quotes_and_default() -> None:

@@ -4,9 +4,8 @@ opt-in repair policies (`tinycrew.policies.repairs`), which no graph calls direc
 A small caller fills optional arguments it was not asked for: it copies the documented default
 ("Default is 'cm'" for a radius the task gives in inches), or invents one (`mission='Mission 1'`,
 `algorithm='binary'`). It also reuses a number for two arguments ("dropped from 100 m" read as
-`initial_velocity=100, height=100`), and its first call may take the wrong one of two look-alike
-tools, leaving numbers of the task out. `without_unfounded_options` drops the first kind;
-`overused_numbers` and `left_out_numbers` word a message for the others. The opposite slip, leaving out
+`initial_velocity=100, height=100`). `without_unfounded_options` drops the first kind;
+`overused_numbers` words a message for the other. The opposite slip, leaving out
 an option the task names ("all the roots" for `root_type`, documented as 'real' or 'all') or a flag it
 asks for ("including human impact" for `include_human_impact`), `stated_options` names; a quantity copied
 without its unit ("50mH" as `inductance=50` for a parameter in henries) or a percentage as a whole number
@@ -148,33 +147,6 @@ def overused_numbers(
 
 def _times(count: int) -> str:
     return {1: "once", 2: "twice"}.get(count, f"{count} times")
-
-
-def unused_numbers(task: str, calls: list[PlannedCall | CallRecord]) -> list[str]:
-    """The numbers of `task` that no argument of `calls` holds ("$1.2 million" is held by 1200000,
-    "January 1, 2022" by "2022-01-01"); exponents such as the 2 of "m/s^2" are not numbers of the task."""
-    held: set[float] = set()
-    for call in calls:
-        for value in scalar_values(call.arguments):
-            held.update(abs(float(number)) for number in _NUMBER.findall(value))
-    unused = []
-    for number, word, letter in _TASK_NUMBER.findall(plain_text(task)):
-        value, scale = abs(float(number)), _SCALES.get(word or letter, 1)
-        if value not in held and value * scale not in held and number not in unused:
-            unused.append(number)
-    return unused
-
-
-def left_out_numbers(task: str, call: PlannedCall) -> str | None:
-    """A message for the caller when `call` holds none of some numbers of `task` (see
-    `unused_numbers`): on a first call with look-alike tools offered, a sign of the wrong tool."""
-    unused = unused_numbers(task, [call])
-    if not unused:
-        return None
-    return (
-        f"The call leaves out {', '.join(unused)} of the task. If another tool takes these values, "
-        "call that tool; otherwise write the same call again."
-    )
 
 
 def documented_choices(schema: dict[str, Any]) -> tuple[list[str], str | None]:

@@ -11,9 +11,8 @@ from abc import ABC, abstractmethod
 
 from tinycrew.agents import PlannedCall
 from tinycrew.policies.base import ACCEPT, CallContext, CallPolicy, Decision, Replace, SendBack
-from tinycrew.policies.defaults import LOOPING, LoopProtection, SchemaCoercion, idempotent, repeat_message
+from tinycrew.policies.defaults import LoopProtection, SchemaCoercion
 from tinycrew.policies.grounding import (
-    left_out_numbers,
     overused_numbers,
     parameters_of,
     said_text,
@@ -21,7 +20,6 @@ from tinycrew.policies.grounding import (
     unfounded_options,
     validated_arguments,
 )
-from tinycrew.policies.repeats import earlier_run, moves_on
 
 
 def _with(call: PlannedCall, changed: dict[str, object], reason: str) -> Decision:
@@ -150,8 +148,8 @@ class CompleteUSPlaces(_DocumentedRewrite):
         return f"the parameter documents city and state: {', '.join(map(str, changed.values()))}"
 
 
-NUMBER_CHECKS = ("overused_numbers", "left_out_numbers")
-"""The number send-backs share one turn: once either told the caller, neither asks again this step."""
+NUMBER_CHECKS = ("overused_numbers",)
+"""Once the number send-back told the caller, it does not ask again this step."""
 
 
 class OverusedNumbers:
@@ -168,48 +166,6 @@ class OverusedNumbers:
             return ACCEPT
         message = overused_numbers(context.registry, context.task, call, context.calls)
         return ACCEPT if message is None else SendBack(message, "unfounded")
-
-
-class LeftOutNumbers:
-    """Send back, once, a run's first call that leaves numbers of the task out when several tools are
-    offered (a sign of the wrong one of two look-alike tools). Harms: "Book a table for 2 at 7pm" with a
-    tool that takes only the party size is sent back for leaving out 7."""
-
-    name = "left_out_numbers"
-    lossless = False
-
-    def check(self, call: PlannedCall, context: CallContext) -> Decision:
-        """Send back a first call that holds none of some numbers of the task."""
-        if set(NUMBER_CHECKS) & set(context.told) or context.calls or len(context.tools) <= 1:
-            return ACCEPT
-        message = left_out_numbers(context.task, call)
-        return ACCEPT if message is None else SendBack(message, "unfounded")
-
-
-class RepeatedCallCheck:
-    """Send back a call that adds nothing to a successful earlier call of its tool (it differs only by
-    values neither the task nor an earlier call says: `permeability=1.257` after `1.257e-06`), and after
-    that, stop the run unless the next call does a new part of the task (a required argument holds a value
-    of the task no call used). Tools declared `idempotent=False` are left alone. Harms: "Convert 5 km, then
-    5 miles" after `convert(value=5, unit='km')` may see `convert(value=5, unit='mi')` judged a repeat when
-    the task writes "miles" but not "mi"."""
-
-    name = "repeated_call"
-    lossless = False
-    told_by = ("repeated_call", LoopProtection.name)
-
-    def check(self, call: PlannedCall, context: CallContext) -> Decision:
-        """Send back a look-alike of an earlier call; stop a caller that was told and moves on to nothing."""
-        if not idempotent(context, call.name):
-            return ACCEPT
-        repeated = earlier_run(context.registry, context.task, call, context.calls)
-        told = bool(set(self.told_by) & set(context.told))
-        if repeated is not None and not told:
-            return SendBack(repeat_message(repeated), "repeated")
-        moved = moves_on(context.registry, context.task, call, context.calls)
-        if repeated is not None or (told and not moved):
-            return SendBack(LOOPING, "repeated", stop=True)
-        return ACCEPT
 
 
 def default_policies() -> list[CallPolicy]:
@@ -229,9 +185,10 @@ REWRITES: tuple[type, ...] = (
 
 def repair_policies(graph: str = "umi") -> list[CallPolicy]:
     """The defaults with every opt-in repair, in the order the graphs applied them before call policies
-    existed: the rewrites, loop protection, and for umi the repeated-call and number send-backs (the umi
-    executor's checks). This is the BFCL harness's "repairs" policy set."""
+    existed: the rewrites, loop protection, and for umi the number send-back (the umi executor's check;
+    its repeated-call and left-out-numbers checks were deleted after issue 22's BFCL table, see
+    docs/policies.md). This is the BFCL harness's "repairs" policy set."""
     policies: list[CallPolicy] = [SchemaCoercion(), *(rule() for rule in REWRITES), LoopProtection()]
     if graph == "umi":
-        policies += [RepeatedCallCheck(), OverusedNumbers(), LeftOutNumbers()]
+        policies.append(OverusedNumbers())
     return policies
