@@ -49,6 +49,10 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         (["run", "--graph", "nope", "--model", "/missing.gguf", "hi"], ["unknown graph 'nope'"]),
         (["run", "--model", "/missing.gguf", "hi"], ["model file /missing.gguf does not exist", "fix:"]),
         (["run", "--model", "nope", "hi"], ["unknown model 'nope'", "qwen2.5-coder-0.5b-instruct-q4_k_m"]),
+        (
+            ["run", "--model", "qwen2.5-coder-0.5b-instruct-q4_k_m+nope", "hi"],
+            ["adapter 'nope' is neither a registered adapter", "fix:"],
+        ),
         (["models", "pull", "nope"], ["unknown model 'nope'", "tinycrew models list"]),
         (["models", "info", "nope"], ["unknown model 'nope'"]),
         (["traj", "show", "nope"], ["no run 'nope' in", "tinycrew traj list"]),

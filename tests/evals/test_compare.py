@@ -50,3 +50,12 @@ def test_the_diff_command_prints_the_change(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["eval", "diff", str(tmp_path / "a"), str(tmp_path / "b")])
     assert result.exit_code == 0, result.output
     assert "changed by hand" in result.output and "prompt: " in result.output
+
+
+def test_a_graph_under_another_policy_set_compares_with_its_default_run() -> None:
+    before = _report()
+    after = _flipped(before, "multiple")
+    for cell in after.cells:
+        cell.mode = f"{cell.mode}+repairs"  # as `tinycrew eval report` labels a merged opt-in run
+    [change] = compare_reports(before, after)
+    assert (change.mode, change.category) == ("prompt+repairs", "multiple")

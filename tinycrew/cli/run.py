@@ -61,12 +61,15 @@ def check_graph(graph: str) -> None:
 def check_model(model: str | None, option: str) -> None:
     """Refuse an unknown model name or a .gguf path that is not a file, before anything is loaded.
 
-    Example: `check_model("/missing.gguf", "--model")` raises UserError("model file /missing.gguf ...").
+    Example: `check_model("/missing.gguf", "--model")` raises UserError("model file /missing.gguf ...");
+    `"<base>+<adapter>"` checks both parts.
     """
     from tinycrew.models import PathSource, get_spec
+    from tinycrew.models.adapters import resolve_adapter, split_model_ref
 
+    base, adapter = split_model_ref(model) if model else (model, None)
     try:
-        spec = get_spec(model)
+        spec = get_spec(base)
     except KeyError as error:
         raise UserError(f"{option}: {error.args[0]}", fix="`tinycrew models list` shows the names") from error
     if isinstance(spec.source, PathSource) and not spec.source.path.is_file():
@@ -74,6 +77,12 @@ def check_model(model: str | None, option: str) -> None:
             f"{option}: model file {spec.source.path} does not exist",
             fix="give the path of a .gguf file, or a packaged name (`tinycrew models list`)",
         )
+    if adapter is not None:
+        try:
+            resolve_adapter(adapter, spec.name)
+        except (KeyError, ValueError) as error:
+            fix = "`<base>+<adapter>` takes a registered adapter (`tinycrew train` registers them) or a .gguf"
+            raise UserError(f"{option}: {error.args[0]}", fix=fix) from error
 
 
 def usage_table(result: RunResult) -> Table:

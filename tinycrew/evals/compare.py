@@ -39,17 +39,28 @@ def _calls(entry: EntryResult) -> Any:
     return entry.calls if entry.calls is not None else entry.output[:120]
 
 
+def _graph(mode: str) -> str:
+    """The graph a mode label names: "umi+repairs" (a merged report's label) is a run of umi."""
+    return mode.split("+", 1)[0]
+
+
 def compare_reports(before: BfclReport, after: BfclReport, split: Split | None = None) -> list[EntryChange]:
     """Entries of the same mode run in both reports (on `split` only, when given) whose score or calls
-    differ, in `after`'s order. Modes are matched by name, so two runs of one graph under different
-    policy sets compare directly."""
+    differ, in `after`'s order. Modes are matched by name, or else by graph when `before` ran that graph
+    under one policy set only, so `umi` (default policies) and `umi+repairs` compare directly."""
     earlier = {(cell.mode, entry.id): entry for cell in before.cells for entry in cell.entries}
+    by_graph: dict[tuple[str, str], list[EntryResult]] = {}
+    for cell in before.cells:
+        for entry in cell.entries:
+            by_graph.setdefault((_graph(cell.mode), entry.id), []).append(entry)
     changes = []
     for cell in after.cells:
         for entry in cell.entries:
             if split is not None and split_of(entry.id) != split:
                 continue
             old = earlier.get((cell.mode, entry.id))
+            if old is None and len(same := by_graph.get((_graph(cell.mode), entry.id), [])) == 1:
+                old = same[0]
             if old is not None and (old.ok != entry.ok or old.calls != entry.calls):
                 changes.append(EntryChange(cell.mode, cell.category, entry.id, old, entry))
     return changes

@@ -13,7 +13,7 @@ import json
 import subprocess
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -38,9 +38,9 @@ from tinycrew.models import (
     ChatResult,
     ModelSpec,
     ModelUnavailableError,
-    load_model,
     parse_tool_calls,
 )
+from tinycrew.models.bindings import Bound, bindings_name, default_of, load_bindings
 
 Mode = Literal["prompt", "native", "crew", "umi", "compiler", "react"]
 MODES: tuple[str, ...] = ("prompt", "native", "crew", "umi", "compiler", "react")
@@ -307,7 +307,7 @@ def current_commit() -> str:
     return f"{head}+dirty" if dirty else head
 
 
-def _run_graph(model: ChatModel, entry: BfclEntry, graph: str, policies: str = "default") -> EntryResult:
+def _run_graph(model: Bound, entry: BfclEntry, graph: str, policies: str = "default") -> EntryResult:
     from tinycrew.graphs import Agent
     from tinycrew.policies import policy_set
     from tinycrew.tools import ToolRegistry, tool_from_schema
@@ -342,7 +342,7 @@ def _run_graph(model: ChatModel, entry: BfclEntry, graph: str, policies: str = "
 
 
 def run_entry(
-    model: ChatModel, mode: str, entry: BfclEntry, *, max_tokens: int = 512, policies: str = "default"
+    model: Bound, mode: str, entry: BfclEntry, *, max_tokens: int = 512, policies: str = "default"
 ) -> EntryResult:
     """Run and score one entry in one mode (a graph mode with the call-policy set `policies`). An
     exception inside the run (say a prompt longer than the context) fails the entry with reason
@@ -352,9 +352,9 @@ def run_entry(
     started = time.perf_counter()
     try:
         if mode == "prompt":
-            result = _run_prompt(model, entry, max_tokens)
+            result = _run_prompt(default_of(model), entry, max_tokens)
         elif mode == "native":
-            result = _run_native(model, entry, max_tokens)
+            result = _run_native(default_of(model), entry, max_tokens)
         else:
             result = _run_graph(model, entry, mode, policies)
     except ModelUnavailableError:
@@ -372,12 +372,13 @@ def run_entry(
 
 
 @contextmanager
-def _progress(enabled: bool, console: Console | None) -> Iterator[Progress]:
+def progress_bars(enabled: bool, console: Console | None, field: str = "score") -> Iterator[Progress]:
+    """Rich bars for long runs: description, bar, done/total, a per-task text `field`, elapsed time."""
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("{task.fields[score]}"),
+        TextColumn(f"{{task.fields[{field}]}}"),
         TimeElapsedColumn(),
     )
     with Progress(*columns, console=console, disable=not enabled) as progress:
@@ -394,7 +395,7 @@ def _validate(modes: Sequence[str], categories: Sequence[str]) -> None:
 
 
 def run_bfcl(
-    model: ChatModel | ModelSpec | str | None,
+    model: ChatModel | ModelSpec | str | None | Mapping[str, ChatModel | ModelSpec | str | None],
     modes: Sequence[str] = MODES,
     categories: Sequence[str] = CATEGORIES,
     root: str | Path | None = None,
@@ -410,7 +411,8 @@ def run_bfcl(
 ) -> BfclReport:
     """Run ``model`` in every mode on every category and score each entry.
 
-    ``model`` is a chat model or anything ``load_model`` takes (``None``: the packaged 0.5B). Entries are
+    ``model`` is a chat model or anything ``load_model`` takes (``None``: the packaged 0.5B), or a role ->
+    model mapping for the graph modes (the raw modes use its "default"). Entries are
     taken in file order, filtered by ``split``, then cut to ``limit``; one progress task per mode and
     category shows the running score. With ``save_to`` (a file) the results so far are written after
     every entry, so a killed run loses at most one entry; ``resume`` then reuses the entries that file
@@ -420,10 +422,10 @@ def run_bfcl(
     """
     modes, categories = list(dict.fromkeys(modes)), list(dict.fromkeys(categories))
     _validate(modes, categories)
-    chat_model = load_model(model)
+    chat_model = load_bindings(model)
     data = {category: load_category(category, root, limit=limit, split=split) for category in categories}
     report = BfclReport(
-        model=getattr(chat_model, "name", type(chat_model).__name__),
+        model=bindings_name(chat_model),
         modes=modes,
         categories=categories,
         limit=limit,
@@ -438,7 +440,7 @@ def run_bfcl(
     }
     commit = current_commit()
     started = time.perf_counter()
-    with _progress(progress, console) as bars:
+    with progress_bars(progress, console) as bars:
         tasks = {
             (mode, category): bars.add_task(f"{mode:<8} {category}", total=len(data[category]), score="")
             for mode in modes

@@ -1,5 +1,14 @@
 """Models: specs, the packaged registry, and chat backends behind one protocol."""
 
+from tinycrew.models.adapters import (
+    AdapterExportError,
+    AdapterInfo,
+    export_gguf_lora,
+    get_adapter,
+    list_adapters,
+    register_adapter,
+    update_adapter_card,
+)
 from tinycrew.models.base import BlockingChatModel
 from tinycrew.models.openai_backend import ModelRequestError, ModelUnavailableError, OpenAIChatModel
 from tinycrew.models.packaged import DEFAULT_MODEL, GEMMA_MODEL, PACKAGED_MODELS, TEACHER_MODEL
@@ -22,6 +31,8 @@ __all__ = [
     "GEMMA_MODEL",
     "PACKAGED_MODELS",
     "TEACHER_MODEL",
+    "AdapterExportError",
+    "AdapterInfo",
     "BlockingChatModel",
     "ChatModel",
     "ChatResult",
@@ -41,18 +52,27 @@ __all__ = [
     "TransformersChatModel",
     "Usage",
     "ensure_local",
+    "export_gguf_lora",
+    "get_adapter",
     "get_spec",
+    "list_adapters",
     "list_models",
     "load_model",
     "model_state",
     "parse_tool_calls",
+    "register_adapter",
+    "update_adapter_card",
 ]
 
 
 def load_model(model: "str | ModelSpec | ChatModel | None" = None, **options: object) -> ChatModel:
     """A chat model from a packaged name, a .gguf path, a spec, or an existing model (returned as is).
 
-    Example: `load_model()` gives the default local model; `load_model("/models/x.gguf", n_gpu_layers=-1)`.
+    `"<base>+<adapter>"` loads the base with a LoRA adapter: a registered adapter's name
+    (`tinycrew.models.register_adapter`) or a path to a GGUF LoRA file; every adapter on the same base
+    shares one loaded base. Example: `load_model()` gives the default local model;
+    `load_model("/models/x.gguf", n_gpu_layers=-1)`;
+    `load_model("qwen2.5-coder-0.5b-instruct-q4_k_m+caller-v3")`.
     """
     if model is not None and not isinstance(model, str | ModelSpec):
         return model

@@ -4,10 +4,16 @@ One loaded `Llama` per GGUF file and settings per process, guarded by a lock bec
 contexts are not thread-safe. Prompts are rendered with the GGUF's own chat template and tokenized
 here, so consecutive calls that share a prefix (system prompt + tool schemas) reuse its KV cache; an
 optional RAM state cache keeps prefixes of other roles warm too.
+
+LoRA adapters (`tinycrew.models.adapters`) share the loaded base: each adapter file is loaded once
+beside it, and each completion first makes its own adapter (or none) the context's active one. A
+switch forgets the reused KV prefix, since keys and values computed under one adapter are wrong under
+another, and swaps in that adapter's own RAM state cache.
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import threading
@@ -19,8 +25,10 @@ from typing import Any
 
 import numpy as np
 
+from tinycrew.models.adapters import resolve_adapter, split_model_ref
 from tinycrew.models.base import BlockingChatModel
 from tinycrew.models.capabilities import Capabilities
+from tinycrew.models.chat_template import ChatTemplate
 from tinycrew.models.grammar import grammar_for_schema, grammar_from_gbnf, tool_call_schema
 from tinycrew.models.hardware import extra_buffer_types, model_params_with_extra_bufts
 from tinycrew.models.registry import ensure_local, get_spec
@@ -40,12 +48,16 @@ from tinycrew.models.types import (
 
 @dataclass
 class _Loaded:
-    """A loaded model, its context lock and its chat formatter."""
+    """A loaded model, its context lock, its chat template and the LoRA adapters loaded beside it."""
 
     llama: Any
-    formatter: Any
+    template: ChatTemplate
     lock: threading.Lock = field(default_factory=threading.Lock)
     pieces: dict[int, str] = field(default_factory=dict)  # token id -> its text, for logprobs
+    adapters: dict[str, Any] = field(default_factory=dict)  # adapter file -> llama_adapter_lora pointer
+    active: str | None = None  # the adapter file the context computes with now (None: the plain base)
+    state_cache_bytes: int = 0
+    state_caches: dict[str | None, Any] = field(default_factory=dict)  # one RAM state cache per adapter
 
     def piece(self, token: int) -> str:
         """One token's text (a ctypes round trip the first time, a dict lookup after)."""
@@ -54,37 +66,97 @@ class _Loaded:
             text = self.pieces[token] = self.llama.detokenize([token]).decode("utf-8", "replace")
         return text
 
+    def load_adapter(self, path: str) -> None:
+        """Load a LoRA adapter file onto the shared base once; freed before the context and model are."""
+        import llama_cpp
+        from llama_cpp._utils import suppress_stdout_stderr
+
+        with self.lock:
+            if path in self.adapters:
+                return
+            with suppress_stdout_stderr(disable=False):  # one "fallback to CPU" line per repacked tensor
+                handle = llama_cpp.llama_adapter_lora_init(self.llama.model, path.encode("utf-8"))
+            if not handle:
+                raise ValueError(
+                    f"llama.cpp could not load {path} as a LoRA adapter for this base model "
+                    "(another architecture or tensor shapes? export it with export_gguf_lora for this base)"
+                )
+            if not self.adapters:
+                self.llama._stack.callback(self._free_adapters, llama_cpp)
+            self.adapters[path] = handle
+
+    def _free_adapters(self, llama_cpp: Any) -> None:
+        """Detach and free every adapter (the module is passed in: this may run at interpreter exit)."""
+        context = self.llama._ctx
+        if context is not None and context.ctx is not None:
+            llama_cpp.llama_set_adapters_lora(context.ctx, None, 0, None)
+        for handle in self.adapters.values():
+            llama_cpp.llama_adapter_lora_free(handle)
+        self.adapters.clear()
+        self.active = None
+
+    def activate(self, path: str | None) -> bool:
+        """Make `path`'s adapter (None: none) the active one; on a change forget the KV prefix.
+
+        Call under `lock`. Returns whether anything changed.
+        """
+        if path == self.active:
+            return False
+        import llama_cpp
+
+        ctx = self.llama._ctx.ctx
+        if path is None:
+            status = llama_cpp.llama_set_adapters_lora(ctx, None, 0, None)
+        else:
+            handles = (llama_cpp.llama_adapter_lora_p_ctypes * 1)(self.adapters[path])
+            status = llama_cpp.llama_set_adapters_lora(ctx, handles, 1, (ctypes.c_float * 1)(1.0))
+        if status != 0:
+            raise RuntimeError(f"llama.cpp could not activate LoRA adapter {path} (status {status})")
+        self.active = path
+        self.llama.reset()  # the cached prompt's KV was computed under the previous adapter
+        if self.state_cache_bytes:
+            self.llama.set_cache(self._state_cache(path))
+        return True
+
+    def enable_state_cache(self, capacity_bytes: int) -> None:
+        """Keep prompt states in RAM (one cache per adapter, so no adapter is served another's states)."""
+        with self.lock:
+            self.state_cache_bytes = max(self.state_cache_bytes, capacity_bytes)
+            if self.llama.cache is None:
+                self.llama.set_cache(self._state_cache(self.active))
+
+    def _state_cache(self, path: str | None) -> Any:
+        if path not in self.state_caches:
+            from llama_cpp import LlamaRAMCache
+
+            self.state_caches[path] = LlamaRAMCache(capacity_bytes=self.state_cache_bytes)
+        return self.state_caches[path]
+
 
 _LOADED: dict[tuple[Any, ...], _Loaded] = {}
 _LOADED_LOCK = threading.Lock()
 
 
-def _load(
-    path: Path, n_ctx: int, n_gpu_layers: int, n_threads: int, lora_path: str | None, extra_bufts: bool
-) -> _Loaded:
-    """Load once per (file, settings) and keep it for the life of the process."""
-    key = (str(path), n_ctx, n_gpu_layers, n_threads, lora_path, extra_bufts)
+def _load(path: Path, n_ctx: int, n_gpu_layers: int, n_threads: int, extra_bufts: bool) -> _Loaded:
+    """Load once per (file, settings) and keep it for the life of the process (adapters ride along)."""
+    key = (str(path), n_ctx, n_gpu_layers, n_threads, extra_bufts)
     with _LOADED_LOCK:
         if key not in _LOADED:
             from llama_cpp import Llama
-            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
             with model_params_with_extra_bufts(extra_bufts):
-                llama = _new_llama(Llama, path, n_ctx, n_gpu_layers, n_threads, lora_path)
+                llama = _new_llama(Llama, path, n_ctx, n_gpu_layers, n_threads)
             template = llama.metadata.get("tokenizer.chat_template")
 
             if not template:
                 raise ValueError(f"{path.name} has no chat template; give ModelSpec.chat_format")
             eos = llama._model.token_get_text(llama.token_eos())
             bos = llama._model.token_get_text(llama.token_bos()) if llama.token_bos() >= 0 else ""
-            formatter = Jinja2ChatFormatter(template, eos_token=eos, bos_token=bos)
-            _LOADED[key] = _Loaded(llama=llama, formatter=formatter)
+            _LOADED[key] = _Loaded(llama=llama, template=ChatTemplate(template, eos, bos))
         return _LOADED[key]
 
 
-def _new_llama(
-    llama_class: Any, path: Path, n_ctx: int, n_gpu_layers: int, n_threads: int, lora_path: str | None
-) -> Any:
+def _new_llama(llama_class: Any, path: Path, n_ctx: int, n_gpu_layers: int, n_threads: int) -> Any:
     return llama_class(
         model_path=str(path),
         n_ctx=n_ctx,
@@ -92,7 +164,6 @@ def _new_llama(
         n_threads=n_threads,
         n_threads_batch=n_threads,  # llama-cpp-python's default is every core, whatever n_threads
         n_batch=512,
-        lora_path=lora_path,
         verbose=False,
     )
 
@@ -120,12 +191,15 @@ class _LogprobRecorder:
 
 
 class LlamaCppModel(BlockingChatModel):
-    """A GGUF model run in-process by llama.cpp.
+    """A GGUF model run in-process by llama.cpp, optionally with a LoRA adapter over the shared base.
 
     Example: `LlamaCppModel("qwen2.5-coder-0.5b-instruct-q4_k_m").chat([{"role": "user", "content": "hi"}])`.
     `n_gpu_layers=-1` offloads everything to CUDA/Metal when llama-cpp-python was built with it.
     `extra_bufts` turns llama.cpp's weight-repacking buffer types on or off; None decides by the CPU
     (off where it has AMX, see `tinycrew.models.hardware`).
+    `adapter` is a registered adapter's name or a path to a GGUF LoRA file (`spec` may also say
+    `"<base>+<adapter>"`): models with different adapters on the same base and settings share one
+    loaded base, and each completion runs with its own adapter. `lora_path` is the older spelling.
     """
 
     capabilities = Capabilities(
@@ -137,6 +211,7 @@ class LlamaCppModel(BlockingChatModel):
         self,
         spec: ModelSpec | str | None = None,
         *,
+        adapter: str | Path | None = None,
         n_ctx: int | None = None,
         n_gpu_layers: int = 0,
         n_threads: int | None = None,
@@ -144,19 +219,29 @@ class LlamaCppModel(BlockingChatModel):
         state_cache_bytes: int = 0,
         extra_bufts: bool | None = None,
     ) -> None:
+        if isinstance(spec, str) and adapter is None:
+            spec, adapter = split_model_ref(spec)
+        if lora_path is not None:
+            if adapter is not None:
+                raise ValueError("give either adapter or lora_path, not both")
+            adapter = lora_path
         self.spec = get_spec(spec)
-        self.name = self.spec.name if lora_path is None else f"{self.spec.name}+{Path(lora_path).stem}"
+        self.adapter_path: str | None = None
+        self.name = self.spec.name
+        if adapter is not None:
+            path, adapter_name = resolve_adapter(adapter, self.spec.name)
+            self.adapter_path, self.name = str(path), f"{self.spec.name}+{adapter_name}"
         self.path = ensure_local(self.spec)
         threads = n_threads or int(os.environ.get("TINYCREW_THREADS", "0")) or len(os.sched_getaffinity(0))
         if extra_bufts is None:
             extra_bufts, _ = extra_buffer_types()
         self.extra_bufts = extra_bufts
         context = n_ctx or self.spec.context_length
-        self._loaded = _load(self.path, context, n_gpu_layers, threads, lora_path, extra_bufts)
-        if state_cache_bytes and self._loaded.llama.cache is None:
-            from llama_cpp import LlamaRAMCache
-
-            self._loaded.llama.set_cache(LlamaRAMCache(capacity_bytes=state_cache_bytes))
+        self._loaded = _load(self.path, context, n_gpu_layers, threads, extra_bufts)
+        if self.adapter_path is not None:
+            self._loaded.load_adapter(self.adapter_path)
+        if state_cache_bytes:
+            self._loaded.enable_state_cache(state_cache_bytes)
 
     @property
     def llama(self) -> Any:
@@ -166,12 +251,13 @@ class LlamaCppModel(BlockingChatModel):
     def reset_cache(self) -> None:
         """Forget the KV cache so the next call evaluates its whole prompt (for reproducible timings)."""
         with self._loaded.lock:
+            self._loaded.activate(self.adapter_path)
             self.llama.reset()
 
     def render(self, messages: list[Message], tools: list[dict[str, Any]] | None = None) -> list[int]:
         """The prompt tokens for a conversation, through the model's own chat template."""
-        formatted = self._loaded.formatter(messages=messages, tools=tools or None)
-        return self.llama.tokenize(formatted.prompt.encode("utf-8"), add_bos=False, special=True)
+        prompt = self._loaded.template.render(messages, tools)
+        return self.llama.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
 
     def _completion_args(
         self,
@@ -306,6 +392,7 @@ class LlamaCppModel(BlockingChatModel):
             messages, tools, tool_choice, json_schema, grammar, max_tokens, temperature, stop, logprobs
         )
         with self._loaded.lock:
+            self._loaded.activate(self.adapter_path)
             cached = self._cached_prefix(tokens)
             first: float | None = None
             pieces: list[str] = []
