@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from tests.conftest import ServerProcess
+from tinycrew.trajectories import TrajectoryStore
 
 
 class RecordingProxy:
@@ -104,3 +105,10 @@ def proxy(teacher_server: ServerProcess) -> Iterator[RecordingProxy]:
         yield recording
     finally:
         recording.stop()
+
+
+@pytest.fixture
+def store(tmp_path):
+    """A fresh SQLite trajectory store."""
+    with TrajectoryStore.open(tmp_path / "traj.sqlite") as opened:
+        yield opened

@@ -7,6 +7,8 @@ import concurrent.futures
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Iterator, Sequence
+from datetime import datetime
+from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from langchain_core.runnables import RunnableConfig
@@ -21,6 +23,7 @@ from tinycrew.graphs.checkpoint import (
     open_checkpointer,
     state_checkpointer,
 )
+from tinycrew.graphs.common import clock_text
 from tinycrew.graphs.compiler import build_compiler
 from tinycrew.graphs.crew import build_crew
 from tinycrew.graphs.react import build_react
@@ -35,9 +38,12 @@ from tinycrew.switching import (
     Escalation,
     EscalationDecision,
     EscalationPolicy,
+    FixedRoute,
+    QueryRouter,
     RunLedger,
     cloud_model,
 )
+from tinycrew.switching.cascade import Check, as_check
 from tinycrew.tools import Tool, ToolRegistry
 
 GraphName = Literal["crew", "umi", "compiler", "react"]
@@ -77,6 +83,11 @@ class RunResult(BaseModel):
     its signals, and what the local and the cloud attempt cost."""
     cost_usd: float = 0.0
     """What the run's cloud calls cost (US dollars, at the cloud model's prices)."""
+    route: dict[str, Any] | None = None
+    """With a router or a cascade: where the run went and why ({"route": "cloud", "score": 0.71,
+    "threshold": 0.42}, or {"route": "cloud", "cascade": reason}); None for a plain run."""
+    cascaded_from: str | None = None
+    """A cascade's cloud run: the id of the local run whose result failed the check."""
     tools: list[str] = Field(default_factory=list)
     elapsed_s: float = 0.0
 
@@ -156,6 +167,14 @@ class Agent:
     every backend, under the strongest constraint its model supports (see `tinycrew.models.capabilities`);
     `constrained=True` refuses, here, a model that cannot constrain a role's output, so that every output
     parses. `run`, `resume` and `stream` also work inside a running event loop (Jupyter, a FastAPI handler).
+    `now` (a datetime, or a function returning one per turn) is the clock every role is told after the
+    request ("Current date and time: Thursday 2026-12-03 09:00"), so relative dates can be resolved and
+    runs are reproducible; None tells no time.
+
+    With a `cloud` model, `router` (a `QueryRouter` or the folder `tinycrew router fit` wrote) sends a
+    request it predicts the local graph would fail to the cloud model for every step, and `cascade`
+    (True, or a check `result -> reason | None`) re-runs on the cloud a local run whose result fails the
+    check; `RunResult.route` says what happened (see docs/switching.md).
 
     `run(task, thread=...)` adds a turn to a conversation whose roles see the earlier turns; each turn
     is its own recorded run. `agent.graph` is the compiled LangGraph graph (a subgraph, state reads);
@@ -181,10 +200,14 @@ class Agent:
         constrained: bool = False,
         cloud: CloudConfig | ChatModel | dict[str, Any] | None = None,
         escalation: EscalationPolicy | None = None,
+        now: datetime | Callable[[], datetime] | None = None,
+        router: QueryRouter | FixedRoute | str | Path | None = None,
+        cascade: bool | Check = False,
     ) -> None:
         if graph not in BUILDERS:
             raise ValueError(f"unknown graph {graph!r}: choose one of {', '.join(BUILDERS)}")
         self.graph_name = graph
+        self.now = now
         self.registry = _registry(tools)
         bindings = dict(models) if isinstance(models, dict) else {"default": models}
         bindings.setdefault("default", None)
@@ -196,6 +219,12 @@ class Agent:
                 "escalation= needs a cloud model: Agent(tools, cloud=CloudConfig(...), escalation=...)"
             )
         self.escalation = None if cloud is None else Escalation(cloud_model(cloud), escalation)
+        if (router is not None or cascade) and cloud is None:
+            raise ValueError(
+                "router= and cascade= need a cloud model: Agent(tools, cloud=CloudConfig(...), ...)"
+            )
+        self.router = QueryRouter.load(router) if isinstance(router, str | Path) else router
+        self.cascade = as_check(cascade)
         if retriever is None and (len(self.registry) > top_k or min_similarity is not None):
             from tinycrew.retrieval import ToolRetriever
 
@@ -308,7 +337,15 @@ class Agent:
             )
         return result
 
-    async def _begin(self, graph: Any, thread: str, task: str | None, run_id: str, fresh: bool) -> Any:
+    async def _begin(
+        self,
+        graph: Any,
+        thread: str,
+        task: str | None,
+        run_id: str,
+        fresh: bool,
+        extra: dict[str, Any] | None = None,
+    ) -> Any:
         """The graph's input: a new turn of `thread` (refused while its last turn is unfinished, which
         `resume` must end first), or None to resume turn `run_id` where it stopped."""
         if task is not None:
@@ -321,10 +358,12 @@ class Agent:
                         f"or stopped by a crash): end it with agent.resume({waiting!r}, thread={thread!r})"
                     )
             if self.recorder is not None:
-                metadata = {"thread": thread}
+                metadata = {"thread": thread, **(extra or {})}
                 models = self._role_models()
                 self.recorder.start_run(run_id, self.graph_name, task, models=models, metadata=metadata)
-            return {"task": task, "run_id": run_id}
+            clock = self.now() if callable(self.now) else self.now
+            told = {} if clock is None else {"now": clock_text(clock)}
+            return {"task": task, "run_id": run_id, **told}
         snapshot = await graph.aget_state(self._config(thread))
         if not snapshot.values:
             hint = "" if thread != run_id else "; a turn of a conversation resumes with thread=<its thread>"
@@ -346,28 +385,65 @@ class Agent:
         tokens: bool = False,
         stream_mode: StreamModes = None,
         config: RunnableConfig | None = None,
+        route: dict[str, Any] | None = None,
+        cascaded_from: str | None = None,
     ) -> AsyncIterator[tuple[str, Any]]:
         fresh = run_id is None and thread is None
         run_id = run_id or uuid.uuid4().hex
         thread = thread or run_id
         modes = _modes(stream_mode)
         graph_modes = modes or ["updates", "custom"]
+        if route is None and task is not None and self.router is not None:
+            route = self.router.decide(task).as_dict()
         async with open_checkpointer(self._checkpointer, self._memory) as saver:
             graph = self._graph if saver is self._memory else self._graph.copy({"checkpointer": saver})
             started = time.perf_counter()
-            payload = await self._begin(graph, thread, task, run_id, fresh)
+            before = None if fresh or task is None else await graph.aget_state(self._config(thread))
+            extra = {
+                key: value for key, value in (("route", route), ("cascaded_from", cascaded_from)) if value
+            }
+            payload = await self._begin(graph, thread, task, run_id, fresh, extra)
             if payload is None and decision is not None:
                 payload = Command(resume=decision)
             run_config = self._config(thread, run_id, tokens and "custom" in graph_modes, config)
             ledger = await self._ledger(graph, thread, task is None, fresh)
             if ledger is not None:
+                ledger.route = (route or {}).get("route", "local")
                 run_config["configurable"][LEDGER_KEY] = ledger
             async for mode, chunk in graph.astream(payload, run_config, stream_mode=graph_modes):
                 if modes is None:
                     yield ("token" if mode == "custom" else "update"), chunk
                 else:
                     yield mode, chunk
-            yield "result", await self._result(graph, thread, run_id, started, ledger)
+            result = await self._result(graph, thread, run_id, started, ledger)
+        result.route, result.cascaded_from = route, cascaded_from
+        why = None
+        if self.cascade is not None and task is not None and (route or {}).get("route") != "cloud":
+            why = self.cascade(result)
+        if why is None:
+            yield "result", result
+            return
+        # The cascade: the same request again, every step on the cloud, as a new run; a turn of a
+        # conversation forks the thread from where the failed turn began, so the cloud sees no trace of it.
+        yield ("update" if modes is None else "custom"), {"cascade": {"from_run": run_id, "reason": why}}
+        fork = None if before is None else before.config["configurable"].get("checkpoint_id")
+        forked = config
+        if fork:
+            forked = {
+                **(config or {}),
+                "configurable": {**((config or {}).get("configurable") or {}), "checkpoint_id": fork},
+            }
+        async for event in self._drive(
+            task,
+            None,
+            None if fresh else thread,
+            tokens=tokens,
+            stream_mode=stream_mode,
+            config=forked,
+            route={"route": "cloud", "cascade": why},
+            cascaded_from=run_id,
+        ):
+            yield event
 
     async def arun(
         self,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig, RunnableLambda
@@ -102,16 +103,28 @@ def request_text(state: RunState) -> str:
     """The task the roles see: the request alone on a fresh thread; on a later turn, the earlier turns
     (each request, its calls with their results, its answer; cut as `earlier_turns` and the *_CHARS
     limits say) and then the new request, so "now send him 'hello'" can use the address found before.
+    With a clock (`Agent(now=...)`) a last line tells the current date and time, so "tomorrow at 10"
+    can be written as a date.
 
     >>> request_text({"task": "What is 2 + 2?"})
     'What is 2 + 2?'
     """
     turns, left_out = earlier_turns(state)
+    clock = f"\n\nCurrent date and time: {state['now']}" if state.get("now") else ""
     if not turns:
-        return state["task"]
+        return state["task"] + clock
     older = f"({left_out} earlier turns not shown)\n" if left_out else ""
     earlier = "\n\n".join(_turn_text(turn) for turn in turns)
-    return f"{EARLIER_TURNS}\n{older}{earlier}\n\nCurrent request: {state['task']}"
+    return f"{EARLIER_TURNS}\n{older}{earlier}\n\nCurrent request: {state['task']}{clock}"
+
+
+def clock_text(now: datetime) -> str:
+    """How the roles are told the time (`Agent(now=...)`): weekday, ISO date, 24-hour clock.
+
+    >>> clock_text(datetime(2026, 12, 3, 9, 30))
+    'Thursday 2026-12-03 09:30'
+    """
+    return now.strftime("%A %Y-%m-%d %H:%M")
 
 
 def retrieval_query(state: RunState) -> list[str]:

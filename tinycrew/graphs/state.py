@@ -42,6 +42,7 @@ class RunState(TypedDict, total=False):
     """
 
     task: str
+    now: str  # the clock the roles are told (`Agent(now=...)`, see `clock_text`); absent: none is told
     run_id: str  # the recorded run of the current turn (absent when the graph runs outside an Agent)
     turn_task: str  # the request the per-turn fields below belong to, set by the retrieve node
     history: list[Turn]  # the thread's earlier turns, oldest first (at most HISTORY_KEPT)
@@ -149,6 +150,8 @@ def usage_of(step: RoleStep) -> Usage:
             "calls": 1,
         },
     }
+    if not escalation.get("local"):  # a run routed to the cloud: the local model was not asked
+        del shares[step.model]
     return merge_usage(shares, {ROLE_PREFIX + step.role: role})
 
 

@@ -2,28 +2,45 @@
 
 `Agent(tools, cloud=CloudConfig(...), escalation=EscalationPolicy(...))`: after each local role step
 the policy may have the cloud model redo it (see `tinycrew.switching.escalating`); every decision is on
-`RunResult.escalations` and in the trajectory store. Query-level routing and cascades will live here too.
+`RunResult.escalations` and in the trajectory store. Query-level routing (`QueryRouter`, fitted by
+`tinycrew router fit`) sends a whole request to the cloud before it runs; a cascade re-runs on the
+cloud a local run that fails a check (`Agent(..., router=..., cascade=True)`).
 """
 
+from tinycrew.switching.cascade import Check, failed_check
 from tinycrew.switching.cloud import CloudConfig, cloud_model, cost_usd
 from tinycrew.switching.escalating import EscalatingModel, Escalation
 from tinycrew.switching.ledger import LEDGER_KEY, RunLedger, current_ledger, observe_calls
 from tinycrew.switching.policy import EscalationDecision, EscalationPolicy, Signals
 from tinycrew.switching.privacy import WITHHELD, guard_messages
+from tinycrew.switching.router import (
+    FixedRoute,
+    QueryRouter,
+    RouteDecision,
+    RoutingExample,
+    examples_from_store,
+)
 
 __all__ = [
     "LEDGER_KEY",
     "WITHHELD",
+    "Check",
     "CloudConfig",
     "EscalatingModel",
     "Escalation",
     "EscalationDecision",
     "EscalationPolicy",
+    "FixedRoute",
+    "QueryRouter",
+    "RouteDecision",
+    "RoutingExample",
     "RunLedger",
     "Signals",
     "cloud_model",
     "cost_usd",
     "current_ledger",
+    "examples_from_store",
+    "failed_check",
     "guard_messages",
     "observe_calls",
 ]

@@ -115,6 +115,9 @@ class EscalatingModel:
         """The local step, then (when the policy fires) the cloud's redo of it."""
         if tools is not None:
             options["tools"] = tools
+        routed = await self._routed(messages, options)
+        if routed is not None:
+            return routed
         started = time.perf_counter()
         try:
             local = await self.local.achat(messages, **self._local_options(options))
@@ -128,6 +131,12 @@ class EscalatingModel:
         """Local tokens as they come; a step the cloud redoes then streams the cloud's text as one chunk."""
         if tools is not None:
             options["tools"] = tools
+        routed = await self._routed(messages, options)
+        if routed is not None:
+            if routed.content:
+                yield StreamChunk(delta=routed.content)
+            yield StreamChunk(result=routed)
+            return
         started = time.perf_counter()
         local: ChatResult | None = None
         failure: Exception | None = None
@@ -178,10 +187,10 @@ class EscalatingModel:
             mean_logprob=None if local is None else local.mean_logprob,
         )
 
-    def _blocked(self, ledger: RunLedger, options: dict[str, Any]) -> str | None:
-        """Why a step whose signals fired may not go to the cloud, or None."""
+    def _blocked(self, ledger: RunLedger, options: dict[str, Any], routed: bool = False) -> str | None:
+        """Why a step whose signals fired (or of a run routed to the cloud) may not go to the cloud."""
         policy, cloud = self.policy, self.escalation.cloud
-        if policy.roles is not None and self.role not in policy.roles:
+        if not routed and policy.roles is not None and self.role not in policy.roles:
             return f"role {self.role} does not escalate"
         if time.monotonic() < ledger.cloud_down_until:
             return f"cloud unavailable earlier in this run: {ledger.cloud_down}"
@@ -198,6 +207,33 @@ class EscalatingModel:
             return "the cloud model takes no JSON schema"
         return None
 
+    async def _routed(self, messages: list[Message], options: dict[str, Any]) -> ChatResult | None:
+        """In a run routed to the cloud, the cloud's result for this step without a local attempt; None
+        when the run is local, or when this step may not or could not go to the cloud (then it runs
+        locally and the decision says why)."""
+        escalation = self.escalation
+        ledger = escalation.ledger()
+        if ledger.route != "cloud":
+            return None
+        decision = EscalationDecision(
+            step=len(ledger.decisions),
+            role=self.role,
+            local_model=self.name,
+            cloud_model=escalation.cloud.name,
+            signals={},
+            reasons=["routed"],
+            local={},
+        )
+        decision.stayed_local = self._blocked(ledger, options, routed=True)
+        result = None
+        if decision.stayed_local is None:
+            result = await self._cloud(ledger, decision, messages, options)
+        if result is None:
+            ledger.pending["routed"] = decision.stayed_local or "the cloud did not answer"
+            return None
+        ledger.decisions.append(decision)
+        return result.model_copy(update={"escalation": decision.model_dump(mode="json")})
+
     async def _after(
         self,
         messages: list[Message],
@@ -208,6 +244,7 @@ class EscalatingModel:
     ) -> ChatResult:
         escalation, policy = self.escalation, self.policy
         ledger = escalation.ledger()
+        routed_but_local = ledger.pending.pop("routed", None)
         signals = self._signals(ledger, local, failure, options)
         decision = EscalationDecision(
             step=len(ledger.decisions),
@@ -220,7 +257,9 @@ class EscalatingModel:
         )
         ledger.decisions.append(decision)
         cloud_result = None
-        if decision.reasons:
+        if routed_but_local is not None:  # the run is routed to the cloud, but this step could not go
+            decision.reasons, decision.stayed_local = ["routed"], routed_but_local
+        elif decision.reasons:
             decision.stayed_local = self._blocked(ledger, options)
             if decision.stayed_local is None:
                 cloud_result = await self._cloud(ledger, decision, messages, options)

@@ -48,6 +48,9 @@ class RunLedger:
     """Results of local-only tools, which the cloud never sees."""
     cloud_down_until: float = 0.0
     cloud_down: str | None = None
+    route: str = "local"
+    """"cloud" when the router (or a cascade) sent the whole run to the cloud: every step goes straight
+    to the cloud model, within the budgets, and a step the cloud cannot take runs locally."""
 
     def observe(self, calls: Iterable[Any], registry: Any = None) -> None:
         """Note the outcome of calls (`CallRecord`s): failures and repeats become signals for the next

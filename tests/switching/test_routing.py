@@ -1,0 +1,68 @@
+"""Query-level routing and the cascade against a real OpenAI-compatible server (the packaged 1.5B behind
+llama.cpp's server, through a recording proxy), with the packaged 0.5B as the local model."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.switching.test_escalation import cloud, order_status
+from tinycrew.graphs import Agent
+from tinycrew.switching import QueryRouter, RoutingExample
+
+pytestmark = pytest.mark.slow
+
+HARD = "What is the status of order A-17?"
+
+
+def crew(default_model, store, **options) -> Agent:
+    return Agent(
+        [order_status], models=default_model, checkpointer="memory", store=store, answer=False, **options
+    )
+
+
+def test_the_router_sends_a_request_it_expects_to_fail_to_the_cloud_for_every_step(
+    default_model, teacher_server, proxy, store
+) -> None:
+    examples = [RoutingExample(f"What is the status of order A-{n}?", False) for n in range(10, 16)]
+    examples += [RoutingExample(f"Tell me a joke about {thing}", True) for thing in ("cats", "tea", "rain")]
+    router = QueryRouter.fit(examples, k=3)
+    router.calibrate(None, 0.5)
+    agent = crew(default_model, store, cloud=cloud(proxy, teacher_server), router=router)
+
+    routed = agent.run(HARD)
+    assert routed.route is not None and routed.route["route"] == "cloud" and routed.route["score"] > 0.5
+    assert routed.escalations and all(d.reasons == ["routed"] for d in routed.escalations)
+    sent = [d for d in routed.escalations if d.escalated]
+    assert sent and len(proxy.bodies) == len(sent)
+    assert routed.usage[teacher_server.model]["calls"] == len(sent)
+    local_calls = routed.usage.get(default_model.name, {}).get("calls", 0)
+    assert local_calls == len(routed.escalations) - len(sent)  # only steps the cloud could not take
+    assert [call.arguments for call in routed.calls] == [{"order_id": "A-17"}]
+    assert store.get_run(routed.run_id).metadata["route"]["route"] == "cloud"
+
+    before = len(proxy.bodies)
+    easy = agent.run("Tell me a joke about dogs")
+    assert easy.route["route"] == "local" and len(proxy.bodies) == before
+
+
+def test_a_cascade_reruns_a_failed_turn_on_the_cloud_and_the_thread_keeps_only_the_rerun(
+    default_model, teacher_server, proxy, store
+) -> None:
+    def check(result) -> str | None:  # a user's check: order B-9 must be looked up by a person
+        return "B-9 needs a second look" if any("B-9" in str(c.arguments) for c in result.calls) else None
+
+    agent = crew(default_model, store, cloud=cloud(proxy, teacher_server), cascade=check)
+    first = agent.run(HARD, thread="support")
+    assert first.route is None and first.cascaded_from is None and proxy.bodies == []
+
+    second = agent.run("What is the status of order B-9?", thread="support")
+    assert second.cascaded_from is not None and second.cascaded_from != second.run_id
+    assert second.route == {"route": "cloud", "cascade": "B-9 needs a second look"}
+    assert proxy.bodies and all(d.reasons == ["routed"] for d in second.escalations)
+    failed = store.get_run(second.cascaded_from)
+    assert failed is not None and failed.finished_at is not None
+    assert store.get_run(second.run_id).metadata["cascaded_from"] == second.cascaded_from
+
+    state = agent.graph.get_state({"configurable": {"thread_id": "support"}}).values
+    assert state["run_id"] == second.run_id
+    assert [turn["task"] for turn in state["history"]] == [HARD]  # the failed turn is gone
