@@ -5,7 +5,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-TASK ?= What is 17 times 23, and what weekday was 2024-03-05?
+# `make run` runs the desktop assistant's terminal demo (docs/desktop.md); TASK="..." asks it something else
+TASK ?=
 
 .PHONY: install run test lint bench
 
@@ -20,12 +21,12 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/tinycrew run "$(TASK)"
+	$(BIN)/tinycrew desktop demo $(if $(TASK),"$(TASK)")
 
 test: $(STAMP)
-	-bash tests/trajectories/ensure_postgres.sh
-	$(BIN)/ruff check tinycrew tests benchmarks
-	$(BIN)/ruff format --check tinycrew tests benchmarks
+	-bash tests/trajectories/ensure_postgres.sh; bash tests/demos/ensure_chromium.sh
+	$(BIN)/ruff check tinycrew tests benchmarks demos
+	$(BIN)/ruff format --check tinycrew tests benchmarks demos
 	$(BIN)/pytest -q
 
 bench: $(STAMP)
