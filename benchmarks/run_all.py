@@ -17,6 +17,7 @@ DOCS = HERE.parent / "docs"
 BFCL_DOCS = DOCS / "bfcl"  # written by `tinycrew eval report ... --out docs/bfcl`
 SCRIPTS = ["bench_models.py", "bench_graphs.py", "bench_agent.py", "bench_retrieval.py", "bench_recording.py"]
 SCRIPTS += ["bench_service.py"]  # load test: tinycrew serve vs llama-cpp-python's server, same model
+SCRIPTS += ["bench_adapters.py"]  # three role adapters on one base: peak RSS and decode ratio
 
 
 def trailing_json(output: str) -> dict:

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import typer
 
+from tinycrew.cli import desktop as desktop_commands
 from tinycrew.cli import eval as eval_commands
 from tinycrew.cli import models as models_commands
+from tinycrew.cli import router as router_commands
 from tinycrew.cli import traj as traj_commands
 from tinycrew.cli.doctor import doctor_command
 from tinycrew.cli.errors import GuardedGroup
 from tinycrew.cli.run import run_command
 from tinycrew.cli.serve import serve_command
+from tinycrew.cli.train import train_command
 
 app = typer.Typer(
     cls=GuardedGroup,
@@ -24,9 +27,12 @@ app = typer.Typer(
 app.add_typer(models_commands.app, name="models")
 app.add_typer(traj_commands.app, name="traj")
 app.add_typer(eval_commands.app, name="eval")
+app.add_typer(desktop_commands.app, name="desktop")
+app.add_typer(router_commands.app, name="router")
 app.command("run")(run_command)
 app.command("doctor")(doctor_command)
 app.command("serve")(serve_command)
+app.command("train")(train_command)
 
 
 @app.callback()

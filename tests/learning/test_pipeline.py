@@ -1,0 +1,90 @@
+"""`tinycrew train` end to end at toy scale: the packaged 0.5B as teacher on two BFCL train entries,
+verified runs -> datasets -> stage 1 and the caller's stage 2 (one step each) -> GGUF adapters
+registered on the quantized base -> the eval split before and after. Nothing is downloaded.
+
+The adapters are registered in a temporary registry (`adapters_dir` patched), never the user's.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tinycrew.cli import app
+from tinycrew.models import DEFAULT_MODEL, load_model
+from tinycrew.models import adapters as adapter_registry
+from tinycrew.trajectories import TrajectoryStore
+
+pytestmark = pytest.mark.slow
+QUESTION = [{"role": "user", "content": "Which tool would you use to add two numbers? Answer in one word."}]
+TOY = [
+    "train", "--teacher", DEFAULT_MODEL, "--tasks", "bfcl", "--category", "simple_python",
+    "--limit", "2", "--eval-limit", "1", "--max-steps", "1", "--lora-r", "4", "--max-length", "320",
+    "--learning-rate", "5e-3", "--name", "toy", "--role", "caller",
+]  # fmt: skip
+
+
+@pytest.fixture
+def registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "registry"
+    monkeypatch.setattr(adapter_registry, "adapters_dir", lambda: folder)
+    return folder
+
+
+def stored_runs(out: Path) -> list[object]:
+    with TrajectoryStore.open(out / "trajectories.sqlite") as store:
+        return store.list_runs()
+
+
+def first_token_logprobs(model_ref: str) -> tuple[str, list[float]]:
+    result = load_model(model_ref).chat(QUESTION, max_tokens=8, temperature=0.0, logprobs=True)
+    return result.content, [item.logprob for item in result.logprobs or []]
+
+
+def test_train_runs_every_stage_and_its_adapters_change_the_served_model(
+    tmp_path: Path, registry: Path
+) -> None:
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, [*TOY, "--out", str(out)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "report.json").read_text())
+    assert report["verified_runs"] >= 1, result.output
+    adapters = report["adapters"]
+    assert set(adapters) == {"backbone", "caller"}, adapters  # stage 2 only for the --role asked
+    assert report["bindings"]["default"] == f"{DEFAULT_MODEL}+toy-backbone"
+    assert report["bindings"]["caller"] == f"{DEFAULT_MODEL}+toy-caller"
+    [bfcl] = report["evals"]
+    assert bfcl["task_set"] == "bfcl" and bfcl["n"] == 1
+    assert "held-out split" in result.output and "bfcl" in result.output
+    assert (out / "training" / "losses.png").stat().st_size > 0
+
+    for role, name in adapters.items():
+        card = json.loads((registry / name / "card.json").read_text())
+        assert card["base"] == DEFAULT_MODEL and card["role"] == role
+        assert card["hyperparameters"]["r"] == 4 and card["trained_on"]["runs"] == report["verified_runs"]
+        assert card["scores"]["bfcl"]["n"] == 1
+
+    base_text, base_logprobs = first_token_logprobs(DEFAULT_MODEL)
+    for name in (adapters["caller"], adapters["backbone"]):
+        text, logprobs = first_token_logprobs(f"{DEFAULT_MODEL}+{name}")
+        changed = text != base_text or any(
+            abs(a - b) > 1e-3 for a, b in zip(logprobs, base_logprobs, strict=False)
+        )
+        assert changed, f"{name} left the output as it was: {text!r}"
+    assert first_token_logprobs(DEFAULT_MODEL) == (base_text, base_logprobs)  # the base is untouched
+
+    runs = len(stored_runs(out))
+    again = CliRunner().invoke(app, [*TOY, "--out", str(out)], env={"COLUMNS": "200"})
+    assert again.exit_code == 0, again.output  # resumed: no teacher run, no training step again
+    assert len(stored_runs(out)) == runs
+    assert json.loads((out / "report.json").read_text())["evals"] == report["evals"]
+
+
+def test_an_unknown_task_set_or_target_set_is_a_clear_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["train", "--out", str(tmp_path), "--tasks", "imagenet"])
+    assert result.exit_code == 2 and "unknown task set imagenet" in result.output
+    result = CliRunner().invoke(app, ["train", "--out", str(tmp_path), "--targets", "mlp"])
+    assert result.exit_code == 2 and "--targets 'mlp' is not all or attention" in result.output
