@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -13,6 +14,7 @@ from tinycrew.cli.errors import UserError
 from tinycrew.cli.run import check_model
 
 console = Console(soft_wrap=True)
+ENGINE_KEY_ENV = "TINYCREW_ENGINE_API_KEY"
 
 
 def serve_command(
@@ -23,9 +25,18 @@ def serve_command(
         typer.Option(
             "--model",
             "-m",
-            help="packaged name or .gguf path; repeat to serve several (default: packaged 0.5B)",
+            help="packaged name or .gguf path (with --engine: a model name the engine serves); repeat to "
+            "serve several (default: packaged 0.5B)",
         ),
     ] = None,
+    engine: str | None = typer.Option(
+        None,
+        help="an OpenAI-compatible engine (vLLM, llama.cpp's server) that runs the --model names instead of "
+        "this process, e.g. http://127.0.0.1:8080/v1; its key from TINYCREW_ENGINE_API_KEY",
+    ),
+    engine_dialect: str = typer.Option(
+        "llama.cpp", help="how the engine takes constraints: llama.cpp (GBNF) or openai (JSON schema)"
+    ),
     api_key_file: Annotated[
         Path | None,
         typer.Option(help="accepted keys, one per line (or sha256:<hex>); TINYCREW_API_KEYS adds more"),
@@ -63,7 +74,8 @@ def serve_command(
 
     Example: `tinycrew serve --port 8000` then `OpenAI(base_url="http://127.0.0.1:8000/v1", api_key="-")`;
     `TINYCREW_API_KEYS=sk-1 tinycrew serve --host 0.0.0.0` to serve beyond this machine;
-    `tinycrew serve --tools tinycrew.tools.builtin:builtin_tools()` to serve agent runs too.
+    `tinycrew serve --tools tinycrew.tools.builtin:builtin_tools()` to serve agent runs too;
+    `tinycrew serve --engine http://127.0.0.1:8080/v1 --model qwen` serves a model a llama.cpp server runs.
     """
     import shlex
 
@@ -101,8 +113,9 @@ def serve_command(
         raise UserError(
             str(error), fix="give --api-key-file FILE or set TINYCREW_API_KEYS, or bind --host 127.0.0.1"
         ) from None
-    for name in models:
-        check_model(name, "--model")
+    if engine is None:
+        for name in models:
+            check_model(name, "--model")
     for path in tools or []:
         _check_tools(path)
     import uvicorn
@@ -110,11 +123,50 @@ def serve_command(
     from tinycrew.models import load_model
     from tinycrew.service import create_app
 
-    loaded = [load_model(name) for name in models]
+    if engine is None:
+        loaded = [load_model(name) for name in models]
+    else:
+        loaded = engine_models(engine, models, engine_dialect)
     names = ", ".join(item.name for item in loaded)
     guard = "API key required" if config.key_hashes else "no API key: this machine only"
     console.print(f"serving {escape(names)} on http://{escape(host)}:{port}/v1 ({guard})", highlight=False)
     uvicorn.run(create_app(config, loaded), host=host, port=port, log_level=log_level)
+
+
+def engine_models(engine: str, names: list[str], dialect: str) -> list[object]:
+    """The `--model` names as models of the engine at `engine`, after checking it answers and serves them.
+
+    Example: `engine_models("http://127.0.0.1:8080/v1", ["qwen"], "llama.cpp")` is one `OpenAIChatModel`;
+    an engine that does not answer, or does not list "qwen", is a `UserError` naming what it serves.
+    """
+    import httpx
+
+    from tinycrew.models import OpenAIChatModel
+    from tinycrew.models.openai_backend import DIALECT_CAPABILITIES
+
+    if dialect not in DIALECT_CAPABILITIES:
+        raise UserError(f"--engine-dialect: unknown dialect {dialect!r}", fix="give llama.cpp or openai")
+    key = os.environ.get(ENGINE_KEY_ENV)
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    try:
+        reply = httpx.get(f"{engine.rstrip('/')}/models", headers=headers, timeout=10)
+        reply.raise_for_status()
+        served = [item.get("id") for item in reply.json().get("data", [])]
+    except (httpx.HTTPError, ValueError, AttributeError) as error:
+        raise UserError(
+            f"--engine: {engine} did not list its models ({type(error).__name__}: {error})",
+            fix="start the engine first, and give its OpenAI base URL (ending in /v1)",
+        ) from None
+    missing = [name for name in names if name not in served]
+    if missing:
+        raise UserError(
+            f"--engine serves no model named {', '.join(missing)}; it serves {', '.join(map(str, served))}",
+            fix="give --model one of the names the engine serves",
+        )
+    return [
+        OpenAIChatModel(name, base_url=engine, api_key_env=ENGINE_KEY_ENV, dialect=dialect, timeout=600.0)
+        for name in names
+    ]
 
 
 def _stdio(words: list[str]) -> object:
