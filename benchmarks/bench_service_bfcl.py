@@ -9,11 +9,14 @@ run through `tinycrew.evals.runner.run_entry` on the same entries afterwards, on
 other (never both on the CPU at once). The data is read where it lies (`../shared/bfcl` or
 `$TINYCREW_BFCL`); nothing is copied.
 
-    python benchmarks/bench_service_bfcl.py [--limit 10] [--categories simple_python multiple ...]
+    python benchmarks/bench_service_bfcl.py [--limit 10 | --limit 0 (the whole eval split)]
+        [--categories simple_python multiple ...]
         [--modes native prompt] [--url http://127.0.0.1:8000/v1] [--threads 1] [--out FILE]
 
 Without `--url` it starts `tinycrew serve` on a free 127.0.0.1 port with the packaged 0.5B (and stops
-it); with `--url` it uses that server (`--model` names what it serves).
+it); with `--url` it uses that server (`--model` names what it serves). "Within noise" is a paired
+bootstrap (`tinycrew.evals.bootstrap.paired_bootstrap`) of service minus each in-process mode over the
+same entries: an interval that holds 0, or lies above it, says the service loses nothing.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from bench_service import Server, free_port  # benchmarks/ is on sys.path when r
 
 from tinycrew.evals.bfcl_data import CATEGORIES, BfclEntry, NameMap, load_category, to_openai_tools
 from tinycrew.evals.bfcl_scorer import DecodeError, calls_from_tool_calls, score_entry
+from tinycrew.evals.bootstrap import paired_bootstrap
 from tinycrew.evals.runner import run_entry
 from tinycrew.models import DEFAULT_MODEL
 
@@ -70,7 +74,7 @@ def via_service(client: openai.OpenAI, model: str, entry: BfclEntry, max_tokens:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--limit", type=int, default=10, help="eval-split entries per category")
+    parser.add_argument("--limit", type=int, default=10, help="eval-split entries per category; 0: all")
     parser.add_argument("--categories", nargs="+", default=list(CATEGORIES), choices=CATEGORIES)
     parser.add_argument("--modes", nargs="+", default=["native"], help="in-process modes to compare with")
     parser.add_argument("--url", help="an already running service (.../v1); default: start one")
@@ -82,7 +86,8 @@ def main() -> None:
     args = parser.parse_args()
     os.environ["TINYCREW_THREADS"] = str(args.threads)
 
-    data = {c: load_category(c, args.root, limit=args.limit, split="eval") for c in args.categories}
+    limit = args.limit or None
+    data = {c: load_category(c, args.root, limit=limit, split="eval") for c in args.categories}
     results: dict[str, dict[str, list[dict[str, Any]]]] = {"service": {}}
 
     server = None
@@ -155,6 +160,12 @@ def main() -> None:
         figures[f"{column}_accuracy"] = totals[column] / n_all if n_all else 0.0
     for mode, count in disagree.items():
         figures[f"entries_service_vs_{mode}_disagree"] = count
+        delta = paired_bootstrap(
+            [r["ok"] for category in data for r in results[mode][category]],
+            [r["ok"] for category in data for r in results["service"][category]],
+        )
+        figures[f"service_minus_{mode}"] = [delta.delta, delta.low, delta.high]
+        print(f"service - {mode}: {delta.text()}")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps({"figures": figures, "results": results}, indent=1))

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -23,30 +22,13 @@ from typing import Any
 from tinycrew.agents.constrained import run_structured
 from tinycrew.agents.crew_planner import MAX_NODES, crew_plan_grammar, crew_planner_messages, parse_crew_plan
 from tinycrew.evals.desktop import Call, Task, load_tasks, match_plans
+from tinycrew.evals.desktop_examples import plan_lines
 from tinycrew.graphs.common import clock_text
 from tinycrew.models import ChatModel, load_model
 from tinycrew.retrieval import ToolRetriever
 from tinycrew.retrieval.examples import ExampleRetriever
 from tinycrew.tools import ToolRegistry
 from tinycrew.tools.desktop import desktop_tools, seed_sandbox
-
-
-def _value(value: Any) -> Any:
-    if isinstance(value, dict) and "$one_of" in value:
-        return value["$one_of"][0]
-    return value
-
-
-def plan_lines(plan: list[Call]) -> str:
-    """An expected plan in the crew planner's own format: `N. tool after $K: the values it needs`."""
-    lines = []
-    for number, call in enumerate(plan, start=1):
-        after = f" after {', '.join(f'${dep}' for dep in sorted(call.deps))}" if call.deps else ""
-        values = "; ".join(
-            f"{key} {json.dumps(_value(value), ensure_ascii=False)}" for key, value in call.args.items()
-        )
-        lines.append(f"{number}. {call.name}{after}: {values}")
-    return "\n".join(lines) or "none: no tool does this"
 
 
 async def plan(

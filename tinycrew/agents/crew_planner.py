@@ -156,10 +156,15 @@ def parse_crew_plan(text: str, tool_names: list[str] | None = None, first_id: in
 
 
 def crew_planner_messages(
-    task: str, tools: list[dict[str, Any]], calls: list[CallRecord], feedback: str | None = None
+    task: str,
+    tools: list[dict[str, Any]],
+    calls: list[CallRecord],
+    feedback: str | None = None,
+    examples: list[dict[str, str]] | None = None,
 ) -> list[dict[str, Any]]:
-    """The planner's prompt: the tools as a compact catalog (the caller sees full schemas), the worked
-    example, the request; on a replan also the calls made, their results and the joiner's note."""
+    """The planner's prompt: the tools as a compact catalog (the caller sees full schemas), retrieved
+    solved `examples` ({"query", "plan"}, most similar last) then the fixed worked examples, the
+    request; on a replan also the calls made, their results and the joiner's note."""
     user = task
     if calls:
         user += f"\n\nCalls already made:\n{history_text(calls)}"
@@ -167,6 +172,14 @@ def crew_planner_messages(
         user += f" Number new calls from {calls[-1].id + 1}."
     return [
         {"role": "system", "content": SYSTEM.format(tools=tool_catalog(tools))},
+        *[
+            message
+            for example in reversed(examples or [])
+            for message in (
+                {"role": "user", "content": example["query"]},
+                {"role": "assistant", "content": example["plan"]},
+            )
+        ],
         *_examples(task.startswith(EARLIER_TURNS)),
         {"role": "user", "content": user},
     ]
@@ -179,11 +192,12 @@ async def plan_crew(
     calls: list[CallRecord],
     feedback: str | None = None,
     on_token: TokenSink | None = None,
+    examples: list[dict[str, str]] | None = None,
 ) -> RoleStep:
     """Write the plan; `parsed` is a `CrewPlan` whose nodes are numbered after the calls already made."""
     names = [tool.get("function", tool)["name"] for tool in tools]
     first_id = calls[-1].id + 1 if calls else 1
-    messages = crew_planner_messages(task, tools, calls, feedback)
+    messages = crew_planner_messages(task, tools, calls, feedback, examples)
     result, plan = await run_structured(
         "crew_planner",
         model,

@@ -27,6 +27,10 @@ def eval_command(
     answer: Annotated[
         bool, typer.Option(help="also write the answer (summarizer step); counts in the latency")
     ] = False,
+    examples: Annotated[
+        bool,
+        typer.Option(help="show the planner solved train-split requests like each one (own one left out)"),
+    ] = False,
     rescore: Annotated[
         bool, typer.Option(help="run nothing: score the plans already in --out against the tasks again")
     ] = False,
@@ -58,7 +62,7 @@ def eval_command(
         console.print(f"{run.id:<24} {run.seconds:6.2f} s  {mark}{why}", highlight=False)
 
     with out.open("w", encoding="utf-8") as handle:
-        report = run_desktop_eval(chosen, model, out=handle, answer=answer, progress=show)
+        report = run_desktop_eval(chosen, model, out=handle, answer=answer, progress=show, examples=examples)
     console.print(f"model: {report.model}, split: {split}, plans: {out}", highlight=False)
     for line in report.summary_lines():
         console.print(line, highlight=False, markup=False)

@@ -178,13 +178,28 @@ def run_desktop_eval(
     out: TextIO | None = None,
     answer: bool = False,
     progress: Callable[[TaskRun], None] | None = None,
+    examples: bool = False,
 ) -> DesktopReport:
     """Run every task (one model for all roles, or a role -> model mapping), writing each plan line to
-    `out` as soon as it is done."""
+    `out` as soon as it is done. With `examples` the crew planner sees solved train-split requests
+    (`desktop_examples`); a train task's own example is left out while it runs."""
     chat = load_bindings(model)
     report = DesktopReport(model=bindings_name(chat))
+    shots, own = None, {}
+    if examples:
+        from tinycrew.evals.desktop_examples import desktop_examples, plan_lines
+
+        shots, own = desktop_examples()
     for task in tasks:
-        run = run_task(task, chat, answer=answer)
+        options = None if shots is None else {"examples": shots}
+        left_out = own.get(task.id)
+        if shots is not None and left_out is not None:
+            shots.remove([left_out])
+        try:
+            run = run_task(task, chat, answer=answer, agent_options=options)
+        finally:
+            if shots is not None and left_out is not None and task.plan:
+                shots.add(task.request, plan_lines(task.plan), [call.name for call in task.plan])
         report.runs.append(run)
         if out is not None:
             out.write(json.dumps(run.row(), ensure_ascii=False) + "\n")

@@ -171,6 +171,11 @@ class Agent:
     request ("Current date and time: Thursday 2026-12-03 09:00"), so relative dates can be resolved and
     runs are reproducible; None tells no time.
 
+    `examples` (crew only: a `tinycrew.retrieval.ExampleRetriever` of solved requests whose plans are in
+    the crew planner's line format, or the path of its store) shows the planner the `example_k` solved
+    requests most like each new one, before its fixed worked examples, and offers their tools beside
+    ToolRAG's (see docs/graphs.md).
+
     With a `cloud` model, `router` (a `QueryRouter` or the folder `tinycrew router fit` wrote) sends a
     request it predicts the local graph would fail to the cloud model for every step, and `cascade`
     (True, or a check `result -> reason | None`) re-runs on the cloud a local run whose result fails the
@@ -203,9 +208,17 @@ class Agent:
         now: datetime | Callable[[], datetime] | None = None,
         router: QueryRouter | FixedRoute | str | Path | None = None,
         cascade: bool | Check = False,
+        examples: Any = None,
+        example_k: int = 3,
     ) -> None:
         if graph not in BUILDERS:
             raise ValueError(f"unknown graph {graph!r}: choose one of {', '.join(BUILDERS)}")
+        if examples is not None and graph != "crew":
+            raise ValueError(f"examples= are read by the crew planner; graph {graph!r} takes none")
+        if isinstance(examples, str | Path):
+            from tinycrew.retrieval.examples import ExampleRetriever
+
+            examples = ExampleRetriever(examples)
         self.graph_name = graph
         self.now = now
         self.registry = _registry(tools)
@@ -244,6 +257,8 @@ class Agent:
             top_k=top_k,
             min_similarity=min_similarity,
             answer=answer,
+            examples=examples,
+            example_k=example_k,
             policies=PolicyPipeline(default_policies() if policies is None else list(policies)),
             escalation=self.escalation,
         )

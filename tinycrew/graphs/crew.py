@@ -91,7 +91,8 @@ def build_crew(context: GraphContext) -> StateGraph:
         base = {"plan": [], "open_steps": {}, "pending": [], "feedback": None}
         model = context.model("planner")
         sink = token_sink(config, "planner")
-        step = await plan_crew(model, request_text(state), tools, state["calls"], state.get("feedback"), sink)
+        task, shots = request_text(state), state.get("examples")
+        step = await plan_crew(model, task, tools, state["calls"], state.get("feedback"), sink, shots)
         record(context, run_id_of(config), state["steps"], step)
         plan = step.parsed
         update = base | {"steps": state["steps"] + 1, "usage": usage_of(step)}

@@ -42,6 +42,7 @@ class RunState(TypedDict, total=False):
     """
 
     task: str
+    examples: list[dict[str, str]]  # this turn's retrieved solved examples: {"query", "plan"} each
     now: str  # the clock the roles are told (`Agent(now=...)`, see `clock_text`); absent: none is told
     run_id: str  # the recorded run of the current turn (absent when the graph runs outside an Agent)
     turn_task: str  # the request the per-turn fields below belong to, set by the retrieve node
@@ -97,6 +98,10 @@ class GraphContext:
     top_k: int = 6
     min_similarity: float | None = None  # tools less similar to the request are not offered
     answer: bool = True  # False: no summarizer step, the run ends once the calls are done
+    examples: Any = None
+    """tinycrew.retrieval.ExampleRetriever of solved requests (plans in the crew planner's line format),
+    or None: the planner sees only its fixed worked examples."""
+    example_k: int = 3
     policies: PolicyPipeline = field(default_factory=lambda: PolicyPipeline(default_policies()))
     """What checks or changes each planned call before it runs; every graph hands its calls to it once."""
     escalation: Any = None

@@ -1,0 +1,74 @@
+"""Solved examples for the crew planner: retrieved per request, shown before the fixed worked examples,
+and their tools offered beside ToolRAG's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tinycrew.agents.crew_planner import EXAMPLES, crew_planner_messages
+from tinycrew.graphs import Agent
+from tinycrew.graphs.common import retrieve_node
+from tinycrew.graphs.state import MIN_TOOL_SIMILARITY, GraphContext
+from tinycrew.retrieval import ToolRetriever
+from tinycrew.retrieval.examples import ExampleRetriever
+from tinycrew.tools import ToolRegistry
+from tinycrew.tools.desktop import desktop_tools, seed_sandbox
+
+EMAIL_PLAN = '1. get_email_address: name "Odile"\n2. compose_new_email after $1: recipients ["$1"]'
+
+
+async def _retrieve(context: GraphContext, task: str) -> dict[str, Any]:
+    state: Any = {"task": task}
+    return await retrieve_node(context)(state, {"configurable": {"thread_id": "t"}})
+
+
+def _context(tmp_path: Path, examples: ExampleRetriever | None) -> GraphContext:
+    registry = ToolRegistry(desktop_tools(seed_sandbox(tmp_path / "sandbox"), approval=False))
+    retriever = ToolRetriever(None)
+    retriever.index(list(registry))
+    return GraphContext(
+        models={},
+        registry=registry,
+        retriever=retriever,
+        top_k=2,
+        min_similarity=MIN_TOOL_SIMILARITY,
+        examples=examples,
+        example_k=1,
+    )
+
+
+async def test_an_examples_tools_are_offered_beside_toolrags_and_it_reaches_the_state(tmp_path) -> None:
+    examples = ExampleRetriever(None)
+    examples.add("Email Odile the agenda", EMAIL_PLAN, ["get_email_address", "compose_new_email"])
+    examples.add("Text Pepe that I am late", "1. get_phone_number: ...\n2. send_sms after $1: ...", [])
+    task = "Write an email to Bettina about the budget"
+    plain = await _retrieve(_context(tmp_path / "a", None), task)
+    assert "examples" not in plain and "get_email_address" not in plain["tools"]
+    update = await _retrieve(_context(tmp_path / "b", examples), task)
+    assert update["tools"][: len(plain["tools"])] == plain["tools"]
+    assert {"get_email_address", "compose_new_email"} <= set(update["tools"])
+    assert update["examples"] == [{"query": "Email Odile the agenda", "plan": EMAIL_PLAN}]
+
+
+async def test_an_example_with_a_tool_the_agent_lacks_is_not_retrieved(tmp_path) -> None:
+    examples = ExampleRetriever(None)
+    examples.add("Email Odile the agenda", EMAIL_PLAN, ["get_email_address", "fax_document"])
+    update = await _retrieve(_context(tmp_path, examples), "Write an email to Bettina about the budget")
+    assert update["examples"] == [] and "fax_document" not in update["tools"]
+
+
+def test_retrieved_examples_come_before_the_fixed_ones_the_most_similar_last() -> None:
+    shots = [{"query": "nearest", "plan": "1. a: x"}, {"query": "second", "plan": "1. b: y"}]
+    messages = crew_planner_messages("the request", [], [], examples=shots)
+    contents = [message["content"] for message in messages[1:]]
+    assert contents[:4] == ["second", "1. b: y", "nearest", "1. a: x"]
+    assert contents[4] == EXAMPLES[0][0] and contents[-1] == "the request"
+    assert crew_planner_messages("the request", [], [])[1]["content"] == EXAMPLES[0][0]
+
+
+def test_only_the_crew_graph_takes_examples() -> None:
+    with pytest.raises(ValueError, match="examples= are read by the crew planner; graph 'umi' takes none"):
+        Agent([], graph="umi", examples=ExampleRetriever(None))
