@@ -4,10 +4,14 @@ session's default model (loaded once): the official `openai` client talks to it 
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -155,3 +159,37 @@ def run_events(server: RunningServer, run_id: str) -> list[tuple[str, Any]]:
                 events.append((name, data if data == "[DONE]" else json.loads(data)))
                 name = "message"
     return events
+
+
+@contextmanager
+def serve_command(args: list[str], env: dict[str, str], log: Path) -> Iterator[str]:
+    """`tinycrew serve ARGS` as a child process, its output in `log`, until `/readyz` answers; yields
+    its base URL and always stops it."""
+    script = Path(sys.executable).with_name("tinycrew")
+    command = str(script) if script.is_file() else shutil.which("tinycrew")
+    assert command, "the tinycrew console script is not installed next to this python"
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [command, "serve", "--port", str(port), *args], env=env, stdout=output, stderr=subprocess.STDOUT
+        )
+        try:
+            deadline = time.monotonic() + 180
+            while True:
+                assert process.poll() is None, log.read_text()
+                try:
+                    if httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                assert time.monotonic() < deadline, "tinycrew serve did not get ready"
+                time.sleep(0.2)
+            yield base_url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

@@ -6,21 +6,15 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
-import httpx
 import jsonschema
 import openai
 import pytest
 from typer.testing import CliRunner
 
 from tests.conftest import ServerProcess, free_port, start_llama_server
-from tests.service.conftest import ADD, WEATHER
+from tests.service.conftest import ADD, WEATHER, serve_command
 from tinycrew.cli import app
 from tinycrew.models import DEFAULT_MODEL, ensure_local
 
@@ -42,37 +36,11 @@ def engine() -> Iterator[ServerProcess]:
 @pytest.fixture(scope="module")
 def service(engine: ServerProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`tinycrew serve --engine <the engine> --model <its alias>` as a child process; its base URL."""
-    script = Path(sys.executable).with_name("tinycrew")
-    command = str(script) if script.is_file() else shutil.which("tinycrew")
-    assert command, "the tinycrew console script is not installed next to this python"
-    port = free_port()
-    logs = tmp_path_factory.mktemp("engine") / "serve.log"
-    args = [command, "serve", "--port", str(port), "--engine", engine.base_url, "--model", engine.model]
-    with logs.open("wb") as log:
-        process = subprocess.Popen(
-            [*args, "--log-level", "warning"], env={**os.environ}, stdout=log, stderr=subprocess.STDOUT
-        )
-        base_url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 120
-            while True:
-                assert process.poll() is None, logs.read_text()
-                try:
-                    if httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert time.monotonic() < deadline, "tinycrew serve --engine did not get ready"
-                time.sleep(0.2)
-            yield f"{base_url}/v1"
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-    assert "Traceback" not in logs.read_text()
+    log = tmp_path_factory.mktemp("engine") / "serve.log"
+    args = ["--engine", engine.base_url, "--model", engine.model, "--log-level", "warning"]
+    with serve_command(args, {**os.environ}, log) as base_url:
+        yield f"{base_url}/v1"
+    assert "Traceback" not in log.read_text()
 
 
 def valid_calls(calls) -> list[tuple[str, dict]]:  # noqa: ANN001 - the client's tool-call objects

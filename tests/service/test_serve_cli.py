@@ -4,18 +4,13 @@ server started by the command, answering the official client with a key and refu
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-import httpx
 import openai
 import pytest
 from typer.testing import CliRunner
 
-from tests.conftest import free_port
+from tests.service.conftest import serve_command
 from tinycrew.cli import app
 
 runner = CliRunner()
@@ -42,41 +37,16 @@ def test_without_a_key_serve_refuses_to_bind_beyond_loopback(tmp_path: Path) -> 
 
 @pytest.mark.slow
 def test_serve_runs_the_service_with_a_key(tmp_path: Path) -> None:
-    script = Path(sys.executable).with_name("tinycrew")
-    command = str(script) if script.is_file() else shutil.which("tinycrew")
-    assert command, "the tinycrew console script is not installed next to this python"
-    port = free_port()
     keys = tmp_path / "keys.txt"
     keys.write_text("sk-from-file\n")
     env = {**os.environ, "TINYCREW_API_KEYS": "sk-from-env", "TINYCREW_THREADS": "1"}
-    args = [command, "serve", "--port", str(port), "--api-key-file", str(keys), "--log-level", "warning"]
-    log = (tmp_path / "serve.log").open("wb")
-    process = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            assert process.poll() is None, (tmp_path / "serve.log").read_text()
-            try:
-                if httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "tinycrew serve did not get ready"
-            time.sleep(0.2)
+    args = ["--api-key-file", str(keys), "--log-level", "warning"]
+    with serve_command(args, env, tmp_path / "serve.log") as base_url:
         for key in ("sk-from-file", "sk-from-env"):
             client = openai.OpenAI(base_url=f"{base_url}/v1", api_key=key, max_retries=0)
             assert [m.id for m in client.models.list().data] == ["qwen2.5-coder-0.5b-instruct-q4_k_m"]
         with pytest.raises(openai.AuthenticationError):
             openai.OpenAI(base_url=f"{base_url}/v1", api_key="sk-nope", max_retries=0).models.list()
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
     assert (
         "serving qwen2.5-coder-0.5b-instruct-q4_k_m on http://127.0.0.1"
         in (tmp_path / "serve.log").read_text()
