@@ -27,7 +27,8 @@ test: $(STAMP)
 	-bash tests/trajectories/ensure_postgres.sh; bash tests/demos/ensure_chromium.sh
 	$(BIN)/ruff check tinycrew tests benchmarks demos
 	$(BIN)/ruff format --check tinycrew tests benchmarks demos
-	$(BIN)/pytest -q
+	# two workers, one file each at a time: every model runs on one thread (tests/conftest.py)
+	$(BIN)/pytest -q -n 2 --dist loadfile
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py

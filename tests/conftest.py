@@ -17,6 +17,13 @@ import pytest
 # One llama.cpp thread in tests: on a shared 2-core machine a second spinning thread makes decoding
 # several times slower as soon as anything else runs (measured: 12.5 s vs 1.8 s for 64 tokens).
 os.environ.setdefault("TINYCREW_THREADS", "1")
+# The same for torch (the transformers backend, training): `make test` runs two pytest workers, and
+# torch's OpenMP threads spin while they wait for a core the other worker holds.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+# pytest-xdist workers start with COLUMNS=80 and LINES=24, and a rich Console made at import time keeps
+# them, whatever width a test's CliRunner asks for later; a worker should see what a plain run sees.
+for variable in ("COLUMNS", "LINES"):
+    os.environ.pop(variable, None)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BFCL_ROOT = REPO_ROOT.parent / "shared" / "bfcl"

@@ -144,5 +144,7 @@ def state_checkpointer(spec: CheckpointerSpec, memory: InMemorySaver) -> BaseChe
         return postgres
     path = default_checkpoint_path() if spec in (None, "sqlite") else Path(spec)
     path.parent.mkdir(parents=True, exist_ok=True)
-    # SqliteSaver serialises its use of the connection with a lock, so any thread may use it
-    return ThreadedSqliteSaver(sqlite3.connect(str(path), check_same_thread=False), serde=SERDE)
+    # SqliteSaver serialises its use of the connection with a lock, so any thread may use it; another
+    # process writing the same file (the desktop UI beside `tinycrew run`) is waited for, not an error
+    connection = sqlite3.connect(str(path), check_same_thread=False, timeout=30.0)
+    return ThreadedSqliteSaver(connection, serde=SERDE)
