@@ -89,10 +89,9 @@ class LearningDatasets:
 
 def load_tokenizer(base_gguf: str | Path) -> Any:
     """The HF tokenizer read from the same GGUF the model is served from (nothing downloaded)."""
-    from transformers import AutoTokenizer
+    from tinycrew.models.gguf_torch import load_tokenizer as gguf_tokenizer
 
-    path = Path(base_gguf)
-    return AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
+    return gguf_tokenizer(base_gguf)
 
 
 # --- how an output is written at run time -----------------------------------------------------------

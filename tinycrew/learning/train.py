@@ -105,11 +105,10 @@ def pick_device(config: TrainConfig) -> tuple[str, Any]:
 
 def load_base(base_gguf: str | Path, config: TrainConfig | None = None) -> Any:
     """The served GGUF's weights as a torch causal LM (dequantized, on the training device)."""
-    from transformers import AutoModelForCausalLM
+    from tinycrew.models.gguf_torch import load_causal_lm
 
     device, dtype = pick_device(config or TrainConfig())
-    path = Path(base_gguf)
-    model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype=dtype)
+    model = load_causal_lm(base_gguf, dtype=dtype)
     model.config.use_cache = False
     return model.to(device)
 

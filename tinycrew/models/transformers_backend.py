@@ -48,10 +48,13 @@ class TransformersChatModel(BlockingChatModel):
 
     @classmethod
     def from_gguf(cls, spec: ModelSpec | str | None = None, **options: Any) -> TransformersChatModel:
-        """Load a packaged or local GGUF model's weights into torch (dequantized)."""
+        """Load a packaged or local GGUF model's weights into torch (dequantized; converted once and
+        cached, see `tinycrew.models.gguf_torch`)."""
+        from tinycrew.models.gguf_torch import load_causal_lm, load_tokenizer
+
         resolved = get_spec(spec)
         path = ensure_local(resolved)
-        loaded = cls.from_pretrained(str(path.parent), gguf_file=path.name, **options)
+        loaded = cls(load_causal_lm(path, **options).eval(), load_tokenizer(path), path.name)
         loaded.name = f"{resolved.name} (transformers)"
         return loaded
 
