@@ -39,11 +39,6 @@ TEXT_CUT = 400
 ToolFactory = Callable[[Path, datetime | None, bool], Iterable[Any]]
 
 
-def _minute() -> datetime:
-    """The wall clock to the minute, as the roles are told it."""
-    return datetime.now().replace(second=0, microsecond=0)
-
-
 def desktop_toolset(root: Path, now: datetime | None, approval: bool) -> list[Any]:
     """The 16 desktop tools on `root`; relative dates count from `now` (None: the wall clock)."""
     from tinycrew.tools.desktop import desktop_tools
@@ -198,11 +193,11 @@ class Assistant:
         self.model = load_model(settings.model)
         self.model_name = getattr(self.model, "name", str(settings.model))
         self.store = TrajectoryStore.open(settings.trajectories)
-        # Without a fixed clock the tools and the roles read the wall clock per call: a server runs for days.
+        # Without a fixed clock the tools read the wall clock per call: a server runs for days. The roles
+        # are not told the time: the tools read dates in the user's words (docs/desktop.md, "Dates").
         self.agent = Agent(
             list(settings.tools(settings.root, settings.now, settings.approval)),
             models=self.model,
-            now=settings.now or _minute,
             checkpointer=memory_checkpointer(),
             store=self.store,
             cloud=settings.cloud,

@@ -260,9 +260,8 @@ def demo_command(
     stamp = (clock or datetime.now()).strftime("%A %Y-%m-%d %H:%M")
     console.print(f"[bold]request[/bold] {escape(request)}  [dim](clock: {stamp})[/dim]")
     console.print("[dim]loading the model and the tools...[/dim]")
-    agent = Agent(
-        desktop_tools(root, now=clock), models=model, now=clock or datetime.now, checkpointer="memory"
-    )
+    # the roles are not told the time: the tools read dates in the user's words against `clock`
+    agent = Agent(desktop_tools(root, now=clock), models=model, checkpointer="memory")
     before = _snapshot(root)
     result = asyncio.run(_drive(agent, request, yes))
     if result.answer:

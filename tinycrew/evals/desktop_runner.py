@@ -151,7 +151,8 @@ def run_task(
         root = seed_sandbox(Path(folder) / "sandbox")
         tools = desktop_tools(root, now=task.now, approval=False)
         options = {"checkpointer": "memory", "record": False, "answer": answer, **(agent_options or {})}
-        agent = Agent(tools, models=model, now=task.now, **options)
+        # the roles are not told the time: the tools read dates in the user's words against task.now
+        agent = Agent(tools, models=model, **options)
         error, usage = None, {}
         started = time.perf_counter()
         try:

@@ -254,12 +254,12 @@ def desktop_tools(
 
         Args:
             title: Event title, e.g. "Hedgehog survey walk".
-            start_date: Start, ISO "2026-12-04T10:00" or the user's words, e.g. "tomorrow at 10".
-            end_date: End, e.g. "2026-12-04T11:00", "tomorrow at 11" or "1 hour".
-            location: Where, e.g. "Mill Lane".
-            invitees: Names or e-mail addresses, e.g. ["Odile"].
-            notes: Extra text for the event, e.g. "Bring torches".
-            calendar: Calendar name, e.g. "Work"; empty for the default calendar.
+            start_date: Start, in the user's own words (a day and a time) or as YYYY-MM-DDTHH:MM.
+            end_date: End, in the user's own words (a time, or a length like "1 hour") or YYYY-MM-DDTHH:MM.
+            location: Where, only if the user says where; else empty.
+            invitees: Names or e-mail addresses of the people the user invites; else empty.
+            notes: Extra text for the event, only if the user gives some; else empty.
+            calendar: A calendar the user names; empty for the default calendar.
         """
         if not title.strip():
             raise ToolError("title is empty; give the event a title such as 'Team sync'")
@@ -310,11 +310,11 @@ def desktop_tools(
 
         Args:
             name: What to do, e.g. "Send the survey to Odile".
-            due_date: When, e.g. "Friday at 9" or "2026-12-04T09:00"; empty for none.
-            notes: Extra text, e.g. "The form is in Documents".
-            list_name: Reminder list, e.g. "Work"; empty for the default list.
-            priority: 0 none, 1 high, 5 medium, 9 low.
-            all_day: True for a whole day without a time, e.g. a birthday.
+            due_date: When, in the user's words or as YYYY-MM-DDTHH:MM; empty if the user gives no time.
+            notes: Extra text, only if the user gives some; else empty.
+            list_name: A reminder list the user names; empty for the default list.
+            priority: 0 unless the user says how important: 1 high, 5 medium, 9 low.
+            all_day: True only for a whole-day reminder that has no time of day.
         """
         if not name.strip():
             raise ToolError("name is empty; say what to be reminded of")
@@ -437,9 +437,9 @@ def desktop_tools(
         Args:
             recipients: Names or addresses, e.g. ["Odile", "kofi.mensah@example.com.gh"].
             subject: Subject line, e.g. "Hedgehog survey".
-            context: The message text, e.g. "Here is the survey."
-            attachments: File paths or names, e.g. ["Documents/hedgehog_survey.pdf"].
-            cc: Names or addresses to copy, e.g. ["Kofi"].
+            context: The message text.
+            attachments: Paths or names of the files the user asks to send; else empty.
+            cc: Names or addresses of the people the user asks to copy; else empty.
         """
         to = people(recipients, "recipients")
         if not to:
@@ -463,9 +463,9 @@ def desktop_tools(
         """Reply to the current (newest) e-mail in the inbox.
 
         Args:
-            context: The reply text, e.g. "Thursday evening works for me."
-            attachments: File paths or names to attach, e.g. ["q1_budget_draft.pdf"].
-            cc: Names or addresses to copy, e.g. ["Kofi"].
+            context: The reply text.
+            attachments: Paths or names of the files the user asks to send; else empty.
+            cc: Names or addresses of the people the user asks to copy; else empty.
         """
         original = newest_inbox_message()
         message = EmailMessage()
@@ -496,9 +496,9 @@ def desktop_tools(
 
         Args:
             recipients: Names or addresses, e.g. ["Quentin"].
-            context: Text above the forwarded message, e.g. "FYI".
-            attachments: More file paths or names to attach, e.g. ["q1_budget_draft.pdf"].
-            cc: Names or addresses to copy, e.g. ["Kofi"].
+            context: Text above the forwarded message.
+            attachments: Paths or names of more files the user asks to send; else empty.
+            cc: Names or addresses of the people the user asks to copy; else empty.
         """
         to = people(recipients, "recipients")
         if not to:
@@ -548,7 +548,7 @@ def desktop_tools(
         """Show directions between two places; returns the OpenStreetMap link.
 
         Args:
-            start_location: Where from, e.g. "London St Pancras"; empty for the current location.
+            start_location: Where from, only if the user says; empty for the current location.
             end_location: Where to, e.g. "British Museum".
             transport: "d" driving, "w" walking, "r" public transport.
         """
@@ -593,7 +593,7 @@ def desktop_tools(
         Args:
             name: Note title, e.g. "Shopping list".
             content: The note's text, e.g. "- oat milk".
-            folder: Notes folder, e.g. "Work".
+            folder: "Notes" unless the user names another notes folder.
         """
         path = note_path(name, folder)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -612,7 +612,7 @@ def desktop_tools(
 
         Args:
             name: Note title, e.g. "Shopping list".
-            folder: Notes folder, e.g. "Work".
+            folder: "Notes" unless the user names another notes folder.
         """
         return existing_note(name, folder).read_text(encoding="utf-8")
 
@@ -623,7 +623,7 @@ def desktop_tools(
         Args:
             name: Note title, e.g. "Shopping list".
             content: Text to add, e.g. "- oat milk".
-            folder: Notes folder, e.g. "Work".
+            folder: "Notes" unless the user names another notes folder.
         """
         path = existing_note(name, folder)
         current = path.read_text(encoding="utf-8")
@@ -665,9 +665,9 @@ def desktop_tools(
 
         Args:
             topic: Meeting topic, e.g. "Budget review".
-            start_time: When, e.g. "tomorrow at 2pm" or "2026-12-04T14:00".
-            duration: Length in minutes, e.g. 30.
-            meeting_invitees: Names or addresses, e.g. ["Kofi", "Ananya"].
+            start_time: When, in the user's own words (a day and a time) or as YYYY-MM-DDTHH:MM.
+            duration: Length in minutes.
+            meeting_invitees: Names or addresses of the people the user invites.
         """
         box.when(start_time, "start_time")
         if duration <= 0:
