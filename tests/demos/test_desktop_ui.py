@@ -21,12 +21,13 @@ import httpx
 import pytest
 
 from tests.conftest import REPO_ROOT
+from tinycrew.cli.desktop_ui import DEMO_REQUEST
 
 pytestmark = pytest.mark.slow
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = REPO_ROOT / "tests" / "demos" / "artifacts"
-REQUEST = "Create a note called groceries that says eggs and milk"
-"""One call (create_note) that the 0.5B writes right: "with eggs and milk" made it add append_note_content."""
+REQUEST = DEMO_REQUEST
+"""The terminal demo's request (the README's first command): a note and a reminder, approved in the UI."""
 URL_LINE = re.compile(r"desktop assistant: (http://127\.0\.0\.1:\d+/)")
 
 
@@ -121,7 +122,12 @@ def test_note_request_approved_in_the_browser_lands_on_disk(ui_server: UIServer,
     assert "create_note" in page.inner_text("#dag")
 
     approve.click()
-    page.wait_for_selector('.assistant[data-status="done"]', timeout=120_000)
+    deadline = time.monotonic() + 240
+    while not page.query_selector('.assistant[data-status="done"]'):  # a later step may ask again
+        assert time.monotonic() < deadline, "the run did not finish"
+        if button := page.query_selector("button.approve:not([disabled])"):
+            button.click()
+        page.wait_for_timeout(500)
     page.wait_for_selector("#trajectory tr.step", timeout=10_000)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     shot = ARTIFACTS / "desktop_ui.png"
