@@ -44,6 +44,17 @@ def default_model():  # noqa: ANN201 - LlamaCppModel, imported lazily
     return LlamaCppModel(n_ctx=4096)
 
 
+def stop_process(process: subprocess.Popen, timeout: float) -> None:
+    """Stop a child server: SIGTERM (servers shut down gracefully), then SIGKILL after `timeout` s."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 class ServerProcess:
     """A started `python -m llama_cpp.server` child and how to reach it."""
 
@@ -51,13 +62,7 @@ class ServerProcess:
         self.process, self.base_url, self.model = process, base_url, model
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, timeout=20)
 
 
 def start_llama_server(model_path: Path, alias: str, timeout: float = 180.0) -> ServerProcess:

@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, stop_process
 from tinycrew.cli.desktop_ui import DEMO_REQUEST
 
 pytestmark = pytest.mark.slow
@@ -55,12 +55,7 @@ def ui_server(tmp_path: Path) -> Iterator[UIServer]:
         _wait_until_ready(process, url, log)
         yield UIServer(process, url, root, log)
     finally:
-        process.terminate()  # uvicorn shuts down gracefully on SIGTERM (2 s for open event streams)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, timeout=15)  # uvicorn takes 2 s for open event streams
 
 
 def _wait_for_url(process: subprocess.Popen[str], log: Path, timeout: float = 60) -> str:

@@ -75,3 +75,20 @@ def test_a_replaced_file_gets_a_new_checkpoint(tmp_path: Path) -> None:
     first = checkpoint_dir(file)
     file.write_bytes(b"other")
     assert checkpoint_dir(file) != first
+
+
+def test_a_file_that_cannot_be_converted_is_read_directly_and_not_tried_again(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("TINYCREW_HOME", str(tmp_path / "home"))
+    file = tmp_path / "packed.gguf"
+    file.write_bytes(b"gguf")
+    tries: list[Path] = []
+
+    def packed_weights(gguf: Path, folder: Path) -> bool:
+        tries.append(gguf)
+        return False  # what _convert says when transformers kept GGUF blocks
+
+    monkeypatch.setattr(gguf_torch, "_convert", packed_weights)
+    assert converted(file) == converted(file) == (str(tmp_path), {"gguf_file": "packed.gguf"})
+    assert tries == [file]

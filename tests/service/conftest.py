@@ -19,7 +19,7 @@ import openai
 import pytest
 import uvicorn
 
-from tests.conftest import free_port
+from tests.conftest import free_port, stop_process
 from tinycrew.service import ServiceConfig, create_app
 from tinycrew.service.app import Service
 from tinycrew.service.config import AgentProfile
@@ -187,9 +187,4 @@ def serve_command(args: list[str], env: dict[str, str], log: Path) -> Iterator[s
                 time.sleep(0.2)
             yield base_url
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_process(process, timeout=30)

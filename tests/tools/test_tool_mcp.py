@@ -18,6 +18,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from tests.conftest import stop_process
 from tests.tools.mcp_demo_server import build_registry
 from tinycrew.tools import MCPToolset, afrom_mcp, from_mcp
 
@@ -56,12 +57,7 @@ def http_url() -> Iterator[str]:
         _wait_for_port(port, process)
         yield f"http://127.0.0.1:{port}/mcp"
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop_process(process, timeout=10)
 
 
 @pytest.fixture(scope="module", params=["stdio", "streamable-http"])

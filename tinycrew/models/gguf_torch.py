@@ -71,9 +71,13 @@ def converted(gguf: str | Path) -> tuple[str, dict[str, Any]]:
     if not cache_enabled():
         return str(path.parent), {"gguf_file": path.name}
     folder = checkpoint_dir(path)
+    packed = folder.with_name(f"{folder.name}.packed")  # tried once: not plain weights, read the GGUF
+    if packed.exists():
+        return str(path.parent), {"gguf_file": path.name}
     if not (folder / COMPLETE).exists():
         folder.parent.mkdir(parents=True, exist_ok=True)
         if not _convert(path, folder):
+            packed.write_text(f"{path}\n")
             return str(path.parent), {"gguf_file": path.name}
     return str(folder), {}
 
