@@ -187,6 +187,7 @@ class Assistant:
         from tinycrew.graphs import Agent
         from tinycrew.graphs.checkpoint import memory_checkpointer
         from tinycrew.models import load_model
+        from tinycrew.tools.desktop import AGENT_OPTIONS
         from tinycrew.trajectories import TrajectoryStore
 
         settings = self.settings
@@ -201,6 +202,7 @@ class Assistant:
             checkpointer=memory_checkpointer(),
             store=self.store,
             cloud=settings.cloud,
+            **AGENT_OPTIONS,
         )
 
     def info(self) -> dict[str, Any]:

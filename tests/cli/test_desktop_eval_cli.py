@@ -41,3 +41,11 @@ def test_desktop_eval_writes_plans_and_prints_accuracy(tmp_path: Path) -> None:
             )
     assert "accuracy: " in result.output and "/2 exact plan matches" in result.output
     assert "latency per request: median" in result.output
+
+
+@pytest.mark.parametrize("option", [["--policies", "guesswork"], ["--split", "dev"]])
+def test_desktop_eval_refuses_an_unknown_choice_before_running(tmp_path: Path, option: list[str]) -> None:
+    out = tmp_path / "plans.jsonl"
+    result = CliRunner().invoke(app, ["desktop", "eval", "--out", str(out), *option])
+    assert result.exit_code == 2, result.output
+    assert option[0] in result.output and not out.exists()

@@ -41,16 +41,30 @@ def _context(tmp_path: Path, examples: ExampleRetriever | None) -> GraphContext:
 
 
 async def test_an_examples_tools_are_offered_beside_toolrags_and_it_reaches_the_state(tmp_path) -> None:
+    plan = "1. compose_new_email: to Odile\n2. create_reminder: follow up with Odile"
     examples = ExampleRetriever(None)
-    examples.add("Email Odile the agenda", EMAIL_PLAN, ["get_email_address", "compose_new_email"])
+    examples.add(
+        "Email Odile the agenda and remind me to follow up", plan, ["compose_new_email", "create_reminder"]
+    )
     examples.add("Text Pepe that I am late", "1. get_phone_number: ...\n2. send_sms after $1: ...", [])
     task = "Write an email to Bettina about the budget"
     plain = await _retrieve(_context(tmp_path / "a", None), task)
-    assert "examples" not in plain and "get_email_address" not in plain["tools"]
+    assert "examples" not in plain and "create_reminder" not in plain["tools"]
     update = await _retrieve(_context(tmp_path / "b", examples), task)
     assert update["tools"][: len(plain["tools"])] == plain["tools"]
-    assert {"get_email_address", "compose_new_email"} <= set(update["tools"])
-    assert update["examples"] == [{"query": "Email Odile the agenda", "plan": EMAIL_PLAN}]
+    assert {"create_reminder", "compose_new_email"} <= set(update["tools"])
+    assert update["examples"] == [
+        {"query": "Email Odile the agenda and remind me to follow up", "plan": plan}
+    ]
+
+
+async def test_a_lookup_the_offered_tool_names_as_its_input_source_is_offered_before_it(tmp_path) -> None:
+    task = "Compose a new email to Bettina with the subject Budget"
+    update = await _retrieve(_context(tmp_path, None), task)
+    tools = update["tools"]
+    assert "compose_new_email" in tools and "get_email_address" in tools
+    assert tools.index("get_email_address") < tools.index("compose_new_email")
+    assert "get_phone_number" not in tools  # only what an offered tool names comes along
 
 
 async def test_an_example_with_a_tool_the_agent_lacks_is_not_retrieved(tmp_path) -> None:

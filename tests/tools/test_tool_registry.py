@@ -118,3 +118,51 @@ def test_langchain_tools_are_taken_as_they_are() -> None:
     added = ToolRegistry().add(ping)
     assert added.name == "ping" and added.description == "Ping a host."
     assert added.run({"host": "example.org"}).content == "pong from example.org"
+
+
+def _schema_tool(name: str, description: str, param_doc: str = "") -> Tool:
+    properties = {"x": {"type": "string", "description": param_doc}} if param_doc else {}
+    return tool_from_schema(
+        {"name": name, "description": description, "parameters": {"type": "object", "properties": properties}}
+    )
+
+
+def test_a_tool_references_the_tools_its_schema_names_as_whole_words() -> None:
+    registry = ToolRegistry(
+        [
+            _schema_tool("find_email", "Find a contact's address."),
+            _schema_tool("find_email_all", "Every address."),
+            _schema_tool("send_email", "Send an e-mail.", "An address from find_email."),
+            _schema_tool("attach", "Attach a file; see find_email_all_v2 and send_email_now."),
+        ]
+    )
+    assert registry.referenced("send_email") == ["find_email"]
+    assert registry.referenced("find_email") == []
+    assert registry.referenced("attach") == []  # longer names that merely contain a tool's name
+
+
+def test_offered_with_sources_puts_each_source_before_its_user_once_and_survives_cycles() -> None:
+    registry = ToolRegistry(
+        [
+            _schema_tool("find_email", "Find a contact's address."),
+            _schema_tool("find_file", "Find a file."),
+            _schema_tool("send_email", "Send to an address from find_email; attach from attach_file."),
+            _schema_tool("attach_file", "Attach a file from find_file."),
+            _schema_tool("ping", "Calls pong."),
+            _schema_tool("pong", "Calls ping."),
+        ]
+    )
+    assert registry.offered_with_sources(["send_email"]) == [
+        "find_email",
+        "find_file",
+        "attach_file",
+        "send_email",
+    ]
+    assert registry.offered_with_sources(["find_email", "send_email"]) == [
+        "find_email",
+        "find_file",
+        "attach_file",
+        "send_email",
+    ]
+    assert registry.offered_with_sources(["ping"]) == ["pong", "ping"]
+    assert registry.offered_with_sources(["find_file"]) == ["find_file"]

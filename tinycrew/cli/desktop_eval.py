@@ -31,6 +31,9 @@ def eval_command(
         bool,
         typer.Option(help="show the planner solved train-split requests like each one (own one left out)"),
     ] = False,
+    policies: Annotated[
+        str, typer.Option(help="call policies: default (lossless) or repairs (every opt-in repair)")
+    ] = "default",
     rescore: Annotated[
         bool, typer.Option(help="run nothing: score the plans already in --out against the tasks again")
     ] = False,
@@ -39,10 +42,14 @@ def eval_command(
     (`$N` where an argument is call N's result) and print the exact plan accuracy and latency.
 
     Example: `tinycrew desktop eval --split eval --out results/desktop/eval.jsonl`
+    (add `--policies repairs` to let every opt-in call repair run, docs/policies.md)
     """
     from tinycrew.evals.desktop import load_tasks
     from tinycrew.evals.desktop_runner import TaskRun, rescore_plans, run_desktop_eval
+    from tinycrew.policies import POLICY_SETS
 
+    if policies not in POLICY_SETS:
+        raise typer.BadParameter(f"choose one of {', '.join(POLICY_SETS)}", param_hint="--policies")
     if split not in ("train", "eval", "all"):
         raise typer.BadParameter("choose train, eval or all", param_hint="--split")
     chosen = load_tasks(tasks, split=split, limit=limit)
@@ -62,7 +69,9 @@ def eval_command(
         console.print(f"{run.id:<24} {run.seconds:6.2f} s  {mark}{why}", highlight=False)
 
     with out.open("w", encoding="utf-8") as handle:
-        report = run_desktop_eval(chosen, model, out=handle, answer=answer, progress=show, examples=examples)
+        report = run_desktop_eval(
+            chosen, model, out=handle, answer=answer, progress=show, examples=examples, policies=policies
+        )
     console.print(f"model: {report.model}, split: {split}, plans: {out}", highlight=False)
     for line in report.summary_lines():
         console.print(line, highlight=False, markup=False)

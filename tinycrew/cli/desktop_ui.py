@@ -251,7 +251,7 @@ def demo_command(
     `tinycrew desktop demo "Email Odile the hedgehog survey" --root /tmp/box`.
     """
     from tinycrew.graphs import Agent
-    from tinycrew.tools.desktop import desktop_tools, seed_sandbox
+    from tinycrew.tools.desktop import AGENT_OPTIONS, desktop_tools, seed_sandbox
 
     check_model(model, "--model")
     clock = parse_now(now)
@@ -261,7 +261,7 @@ def demo_command(
     console.print(f"[bold]request[/bold] {escape(request)}  [dim](clock: {stamp})[/dim]")
     console.print("[dim]loading the model and the tools...[/dim]")
     # the roles are not told the time: the tools read dates in the user's words against `clock`
-    agent = Agent(desktop_tools(root, now=clock), models=model, checkpointer="memory")
+    agent = Agent(desktop_tools(root, now=clock), models=model, checkpointer="memory", **AGENT_OPTIONS)
     before = _snapshot(root)
     result = asyncio.run(_drive(agent, request, yes))
     if result.answer:

@@ -145,12 +145,13 @@ def run_task(
 ) -> TaskRun:
     """Run one task in a fresh sandbox and score the plan the agent ran."""
     from tinycrew.graphs import Agent
-    from tinycrew.tools.desktop import desktop_tools, seed_sandbox
+    from tinycrew.tools.desktop import AGENT_OPTIONS, desktop_tools, seed_sandbox
 
     with tempfile.TemporaryDirectory(prefix="tinycrew-desktop-") as folder:
         root = seed_sandbox(Path(folder) / "sandbox")
         tools = desktop_tools(root, now=task.now, approval=False)
-        options = {"checkpointer": "memory", "record": False, "answer": answer, **(agent_options or {})}
+        options = {"checkpointer": "memory", "record": False, "answer": answer, **AGENT_OPTIONS}
+        options |= agent_options or {}
         # the roles are not told the time: the tools read dates in the user's words against task.now
         agent = Agent(tools, models=model, **options)
         error, usage = None, {}
@@ -180,10 +181,15 @@ def run_desktop_eval(
     answer: bool = False,
     progress: Callable[[TaskRun], None] | None = None,
     examples: bool = False,
+    policies: str = "default",
 ) -> DesktopReport:
     """Run every task (one model for all roles, or a role -> model mapping), writing each plan line to
     `out` as soon as it is done. With `examples` the crew planner sees solved train-split requests
-    (`desktop_examples`); a train task's own example is left out while it runs."""
+    (`desktop_examples`); a train task's own example is left out while it runs. `policies` names the
+    call policy set (`tinycrew.policies.POLICY_SETS`): the lossless defaults, or every opt-in repair."""
+    from tinycrew.policies import policy_set
+
+    chosen_policies = policy_set(policies, graph="crew")
     chat = load_bindings(model)
     report = DesktopReport(model=bindings_name(chat))
     shots, own = None, {}
@@ -192,7 +198,9 @@ def run_desktop_eval(
 
         shots, own = desktop_examples()
     for task in tasks:
-        options = None if shots is None else {"examples": shots}
+        options: dict[str, Any] = {"policies": chosen_policies}
+        if shots is not None:
+            options["examples"] = shots
         left_out = own.get(task.id)
         if shots is not None and left_out is not None:
             shots.remove([left_out])

@@ -174,7 +174,9 @@ class Agent:
     `examples` (crew only: a `tinycrew.retrieval.ExampleRetriever` of solved requests whose plans are in
     the crew planner's line format, or the path of its store) shows the planner the `example_k` solved
     requests most like each new one, before its fixed worked examples, and offers their tools beside
-    ToolRAG's (see docs/graphs.md).
+    ToolRAG's (see docs/graphs.md). `lookups=True` (crew only, opt-in: it guesses) runs, for a value of
+    a parameter whose description names the tool it comes from ("addresses from get_email_address"),
+    that tool on the value as a call of its own and passes its result (`tinycrew.graphs.lookups`).
 
     With a `cloud` model, `router` (a `QueryRouter` or the folder `tinycrew router fit` wrote) sends a
     request it predicts the local graph would fail to the cloud model for every step, and `cascade`
@@ -210,11 +212,14 @@ class Agent:
         cascade: bool | Check = False,
         examples: Any = None,
         example_k: int = 3,
+        lookups: bool = False,
     ) -> None:
         if graph not in BUILDERS:
             raise ValueError(f"unknown graph {graph!r}: choose one of {', '.join(BUILDERS)}")
         if examples is not None and graph != "crew":
             raise ValueError(f"examples= are read by the crew planner; graph {graph!r} takes none")
+        if lookups and graph != "crew":
+            raise ValueError(f"lookups= is a crew graph option; graph {graph!r} has none")
         if isinstance(examples, str | Path):
             from tinycrew.retrieval.examples import ExampleRetriever
 
@@ -261,6 +266,7 @@ class Agent:
             example_k=example_k,
             policies=PolicyPipeline(default_policies() if policies is None else list(policies)),
             escalation=self.escalation,
+            lookups=lookups,
         )
         self._builder = BUILDERS[graph](self.context)
         self._checkpointer = checkpointer

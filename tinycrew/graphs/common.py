@@ -160,9 +160,11 @@ def new_turn(state: RunState) -> dict[str, Any]:
 def retrieve_node(context: GraphContext) -> Node:
     """Start a turn (see `new_turn`) and pick the tools it may see: top-k by ToolRAG when there are more
     than k, without those unrelated to it (`GraphContext.min_similarity`); a few tools keep the order
-    they were given in. A later turn of a thread is matched as its request and the previous one. With
-    solved examples (`GraphContext.examples`) the k most like the request are kept for the planner and
-    their tools are offered too."""
+    they were given in. A tool retrieval kept brings the tools its description names as the sources of
+    its inputs (`ToolRegistry.offered_with_sources`), unless the graph looks them up itself
+    (`GraphContext.lookups`). A later turn of a thread is matched as its request
+    and the previous one. With solved examples (`GraphContext.examples`) the k most like the request are
+    kept for the planner and their tools are offered too."""
 
     async def retrieve(state: RunState, config: RunnableConfig) -> dict[str, Any]:
         update = new_turn(state)
@@ -177,6 +179,8 @@ def retrieve_node(context: GraphContext) -> Node:
             ranked = [name for rank in itertools.zip_longest(*found) for name in rank if name is not None]
             kept = list(dict.fromkeys(ranked))[: context.top_k]
             names = kept if len(names) > context.top_k else [name for name in names if name in kept]
+            if not context.lookups:  # with lookups the graph runs the sources itself
+                names = context.registry.offered_with_sources(names)
         if context.examples is not None:
             found = context.examples.retrieve(
                 state["task"], context.example_k, allowed_tools=set(context.registry.names())

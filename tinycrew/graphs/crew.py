@@ -37,6 +37,7 @@ from tinycrew.graphs.common import (
 )
 from tinycrew.graphs.execution import ask_approval, execute_plan
 from tinycrew.graphs.hook import check_calls
+from tinycrew.graphs.lookups import look_up_sources
 from tinycrew.graphs.state import (
     GraphContext,
     RunState,
@@ -109,6 +110,7 @@ def build_crew(context: GraphContext) -> StateGraph:
         results = {call.id: call for call in state["calls"]}
         planned: list[PlannedCall] = []
         skipped: list[CallRecord] = []
+        lookups: list[CallRecord] = []
         steps, usage, rows = state["steps"], {}, {}
         for node in _ready(state["plan"], state["calls"]):
             deps = [results[dep] for dep in node.depends_on]
@@ -136,9 +138,15 @@ def build_crew(context: GraphContext) -> StateGraph:
                 part=node.purpose,
             )
             call = step.parsed
-            planned.append(
-                PlannedCall(id=node.id, name=call.name, arguments=call.arguments, depends_on=node.depends_on)
+            written = PlannedCall(
+                id=node.id, name=call.name, arguments=call.arguments, depends_on=node.depends_on
             )
+            if context.lookups:
+                known = [*state["calls"], *lookups]
+                free_id = max([0, *(item.id for item in [*state["plan"], *known])]) + 1
+                written, found = await look_up_sources(context.registry, written, known, free_id)
+                lookups += found
+            planned.append(written)
             rows[node.id] = (steps, step)
             steps, usage = steps + 1, merge_usage(usage, usage_of(step))
         # The one policy hook: the wave's calls run as the policies leave them, or go back to the caller.
@@ -153,7 +161,7 @@ def build_crew(context: GraphContext) -> StateGraph:
                 open_steps[call.id] = open_record(context, run_id, index, step, parsed, single)
         ended_ids = {call.id for call in skipped}
         plan = [node for node in state["plan"] if node.id not in ended_ids]
-        calls = [*state["calls"], *skipped]
+        calls = [*state["calls"], *skipped, *lookups]
         for refused in checked.refused:
             commit_step(context, open_steps.pop(refused.id, None), [refused])
             plan, ended = _retry(plan, refused, context.limits.max_retries, checked.stop)

@@ -69,12 +69,13 @@ class RunState(TypedDict, total=False):
 
 
 MIN_TOOL_SIMILARITY = 0.2
-"""Agents offer no tool whose cosine similarity to the request, and to each part of it, is below this:
-a request no tool is about ("Tell me a joke") then gets an answer, not a call to the least unrelated
-tool. The scale is all-MiniLM-L6-v2's. Chosen on the BFCL *train* split (`benchmarks/bench_retrieval.py`
-prints the table, each question asked of its own functions): at 0.2, 3 of 810 answerable questions
-(0.4%) lose a needed tool and 95 of 198 irrelevance questions (48%) are left with none; at 0.25 it is
-0.9% for 57%, at 0.15 0.1% for 37%."""
+"""Agents offer no tool when no tool's cosine similarity to the request, or to a part of it, reaches
+this: a request no tool is about ("Tell me a joke") then gets an answer, not a call to the least
+unrelated tool. A request about some tool gets the top k by rank (`ToolRetriever.retrieve_scored`).
+The scale is all-MiniLM-L6-v2's. Chosen on the BFCL *train* split (`benchmarks/bench_retrieval.py`
+prints the table, each question asked of its own functions): at 0.2, 95 of 198 irrelevance questions
+(48%) are left with none, and 3 of 810 answerable ones (0.4%) lost a needed tool under the per-tool
+floor this rule replaced, which can only lose fewer; at 0.25 it was 0.9% for 57%, at 0.15 0.1% for 37%."""
 
 
 @dataclass
@@ -106,6 +107,9 @@ class GraphContext:
     """What checks or changes each planned call before it runs; every graph hands its calls to it once."""
     escalation: Any = None
     """tinycrew.switching.Escalation (a cloud model and its policy), or None: every step stays local."""
+    lookups: bool = False
+    """Crew only: pass a sourced parameter's values through the tool its description names
+    (`tinycrew.graphs.lookups`), each lookup a call of its own."""
 
     def model(self, role: str) -> ChatModel:
         """The model bound to a role, falling back to the "default" binding; with a cloud model, that

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import difflib
+import json
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -70,6 +72,35 @@ class ToolRegistry:
         """OpenAI-format schemas of all tools, or of ``names`` in the order given."""
         chosen = self._tools.values() if names is None else [self.get(name) for name in names]
         return [tool.openai_schema() for tool in chosen]
+
+    def referenced(self, name: str) -> list[str]:
+        """The other tools that tool `name`'s schema (description or parameter descriptions) names, in
+        registry order: a tool that says where its inputs come from ("an address from
+        get_email_address") brings that tool along when retrieval offers it (`offered_with_sources`).
+        """
+        text = json.dumps(self.get(name).openai_schema())
+        return [
+            other
+            for other in self._tools
+            if other != name and re.search(rf"(?<![\w.\-]){re.escape(other)}(?![\w\-])", text)
+        ]
+
+    def offered_with_sources(self, names: Iterable[str]) -> list[str]:
+        """`names` with the tools they reference (`referenced`) just before each, once, transitively:
+        a lookup such as get_email_address is rarely similar to the request that needs it ("Send Kofi
+        the notes"), so similarity alone would not offer it."""
+        offered: list[str] = []
+
+        def add(name: str, path: tuple[str, ...]) -> None:
+            for source in self.referenced(name):
+                if source not in offered and source not in path:
+                    add(source, (*path, source))
+            if name not in offered:
+                offered.append(name)
+
+        for name in names:
+            add(name, (name,))
+        return offered
 
     def subset(self, names: Iterable[str]) -> ToolRegistry:
         """A new registry with only ``names`` (same Tool objects), e.g. the few tools retrieval picked."""

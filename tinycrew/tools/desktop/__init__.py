@@ -16,7 +16,13 @@ from tinycrew.tools.desktop.toolset import (
     desktop_tools,
 )
 
+AGENT_OPTIONS: dict[str, object] = {"lookups": True}
+"""How the desktop assistant (terminal demo, web UI, `tinycrew desktop eval`) configures its `Agent`
+beyond the defaults: a name given for an address, a phone number or a file is looked up by the tool the
+parameter names, as a call of its own (`tinycrew.graphs.lookups`; measured in docs/desktop.md)."""
+
 __all__ = [
+    "AGENT_OPTIONS",
     "DEFAULT_MEETING_URL",
     "DESKTOP_TOOL_NAMES",
     "OPENER_TOOLS",

@@ -254,10 +254,11 @@ def desktop_tools(
 
         Args:
             title: Event title, e.g. "Hedgehog survey walk".
-            start_date: Start, in the user's own words (a day and a time) or as YYYY-MM-DDTHH:MM.
-            end_date: End, in the user's own words (a time, or a length like "1 hour") or YYYY-MM-DDTHH:MM.
+            start_date: Start, in the user's own words (the day and the time the request says).
+            end_date: End, in the user's own words (the end time, or the length the request says).
             location: Where, only if the user says where; else empty.
-            invitees: Names or e-mail addresses of the people the user invites; else empty.
+            invitees: E-mail addresses of the people the user invites (get_email_address gives a
+                contact's); else empty.
             notes: Extra text for the event, only if the user gives some; else empty.
             calendar: A calendar the user names; empty for the default calendar.
         """
@@ -310,7 +311,7 @@ def desktop_tools(
 
         Args:
             name: What to do, e.g. "Send the survey to Odile".
-            due_date: When, in the user's words or as YYYY-MM-DDTHH:MM; empty if the user gives no time.
+            due_date: When, in the user's own words (the day and time the request says); else empty.
             notes: Extra text, only if the user gives some; else empty.
             list_name: A reminder list the user names; empty for the default list.
             priority: 0 unless the user says how important: 1 high, 5 medium, 9 low.
@@ -362,7 +363,7 @@ def desktop_tools(
         """Summarize a PDF file.
 
         Args:
-            pdf_path: The PDF's path or name, e.g. "Documents/hedgehog_survey.pdf".
+            pdf_path: The PDF's path (open_and_get_file_path finds a file by name).
         """
         path = box.resolve_file(pdf_path)
         try:
@@ -435,11 +436,12 @@ def desktop_tools(
         """Write a new e-mail (saved to the outbox, not sent).
 
         Args:
-            recipients: Names or addresses, e.g. ["Odile", "kofi.mensah@example.com.gh"].
+            recipients: E-mail addresses (get_email_address gives a contact's).
             subject: Subject line, e.g. "Hedgehog survey".
             context: The message text.
-            attachments: Paths or names of the files the user asks to send; else empty.
-            cc: Names or addresses of the people the user asks to copy; else empty.
+            attachments: Paths of the files the user asks to send (open_and_get_file_path finds a
+                file); else empty.
+            cc: E-mail addresses of the people the user asks to copy; else empty.
         """
         to = people(recipients, "recipients")
         if not to:
@@ -464,8 +466,9 @@ def desktop_tools(
 
         Args:
             context: The reply text.
-            attachments: Paths or names of the files the user asks to send; else empty.
-            cc: Names or addresses of the people the user asks to copy; else empty.
+            attachments: Paths of the files the user asks to send (open_and_get_file_path finds a
+                file); else empty.
+            cc: E-mail addresses of the people the user asks to copy; else empty.
         """
         original = newest_inbox_message()
         message = EmailMessage()
@@ -495,10 +498,11 @@ def desktop_tools(
         """Forward the current (newest) e-mail in the inbox.
 
         Args:
-            recipients: Names or addresses, e.g. ["Quentin"].
+            recipients: E-mail addresses (get_email_address gives a contact's).
             context: Text above the forwarded message.
-            attachments: Paths or names of more files the user asks to send; else empty.
-            cc: Names or addresses of the people the user asks to copy; else empty.
+            attachments: Paths of more files the user asks to send (open_and_get_file_path finds a
+                file); else empty.
+            cc: E-mail addresses of the people the user asks to copy; else empty.
         """
         to = people(recipients, "recipients")
         if not to:
@@ -639,7 +643,7 @@ def desktop_tools(
         """Send a text message (logged to the outbox, not really sent).
 
         Args:
-            recipients: Names or phone numbers, e.g. ["Bettina"].
+            recipients: Phone numbers (get_phone_number gives a contact's).
             message: The text, e.g. "Running 10 minutes late".
         """
         if not message.strip():
@@ -665,9 +669,10 @@ def desktop_tools(
 
         Args:
             topic: Meeting topic, e.g. "Budget review".
-            start_time: When, in the user's own words (a day and a time) or as YYYY-MM-DDTHH:MM.
+            start_time: When, in the user's own words (the day and the time the request says).
             duration: Length in minutes.
-            meeting_invitees: Names or addresses of the people the user invites.
+            meeting_invitees: E-mail addresses of the people the user invites (get_email_address
+                gives a contact's).
         """
         box.when(start_time, "start_time")
         if duration <= 0:
