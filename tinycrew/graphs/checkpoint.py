@@ -69,7 +69,9 @@ async def open_checkpointer(
         path.parent.mkdir(parents=True, exist_ok=True)
         import aiosqlite
 
-        async with aiosqlite.connect(str(path)) as connection:
+        # wait for another writer of the same file (a stopping service instance still committing its
+        # last step) as the synchronous saver does, instead of failing the run after sqlite's 5 s
+        async with aiosqlite.connect(str(path), timeout=30.0) as connection:
             yield AsyncSqliteSaver(connection, serde=SERDE)
 
 
