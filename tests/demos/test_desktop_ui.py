@@ -8,6 +8,7 @@ downloads its own browser, which machines that reach only package mirrors cannot
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -104,24 +105,29 @@ def test_note_request_approved_in_the_browser_lands_on_disk(ui_server: UIServer,
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(ui_server.url)
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     page.wait_for_selector("#send:not([disabled])", timeout=10_000)
     assert page.inner_text("#root") == str(ui_server.root.resolve())
 
     page.fill("#input", REQUEST)
     page.click("#send")
-    approve = page.wait_for_selector("button.approve", timeout=120_000)
+    page.wait_for_selector("button.approve", timeout=120_000)
     card = page.inner_text(".approval")
     assert "create_note(" in card, card
     # the plan is drawn: one SVG node per planned call, create_note among them, waiting for approval
     assert page.locator('#dag g.node[data-state="waiting"]').count() >= 1
     assert "create_note" in page.inner_text("#dag")
 
+    # a locator finds the button again when a step event redraws the approval card before the click
+    approve = page.locator("button.approve:not([disabled])").first
     approve.click()
     deadline = time.monotonic() + 240
     while not page.query_selector('.assistant[data-status="done"]'):  # a later step may ask again
         assert time.monotonic() < deadline, "the run did not finish"
-        if button := page.query_selector("button.approve:not([disabled])"):
-            button.click()
+        if approve.count():
+            with contextlib.suppress(PlaywrightTimeout):  # answered or redrawn meanwhile: look again
+                approve.click(timeout=2_000)
         page.wait_for_timeout(500)
     page.wait_for_selector("#trajectory tr.step", timeout=10_000)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
