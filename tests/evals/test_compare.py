@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from tests.evals.test_report import _report
 from tinycrew.cli import app
 from tinycrew.evals import split_of
-from tinycrew.evals.compare import change_counts, compare_reports
+from tinycrew.evals.compare import change_counts, compare_reports, mode_standing
 from tinycrew.evals.report import save_report
 from tinycrew.evals.runner import BfclReport
 
@@ -59,3 +60,29 @@ def test_a_graph_under_another_policy_set_compares_with_its_default_run() -> Non
         cell.mode = f"{cell.mode}+repairs"  # as `tinycrew eval report` labels a merged opt-in run
     [change] = compare_reports(before, after)
     assert (change.mode, change.category) == ("prompt+repairs", "multiple")
+
+
+def test_standing_puts_one_mode_against_the_best_other_per_category() -> None:
+    report = _report()  # prompt answers right, native wrong, on every category
+    standing = mode_standing(report, "native")
+    assert [row.category for row in standing.categories] == report.categories
+    for row in standing.categories:
+        assert row.best_other == ("prompt", report.cell("prompt", row.category).accuracy)
+        assert row.gap == report.cell("native", row.category).accuracy - row.best_other[1]
+    assert standing.mean("prompt") > standing.mean("native")
+    assert standing.paired["prompt"].delta < 0  # native minus prompt, paired over the same entries
+    assert mode_standing(report, "prompt").paired["native"].delta == -standing.paired["prompt"].delta
+
+
+def test_standing_refuses_a_mode_the_report_lacks() -> None:
+    with pytest.raises(ValueError, match="not in the report"):
+        mode_standing(_report(), "crew")
+
+
+def test_the_versus_command_prints_gaps_means_and_intervals(tmp_path: Path) -> None:
+    save_report(_report(), tmp_path / "run")
+    result = CliRunner().invoke(app, ["eval", "versus", str(tmp_path / "run"), "--mode", "native"])
+    assert result.exit_code == 0, result.output
+    assert "best other" in result.output and "mean" in result.output and "native vs prompt" in result.output
+    missing = CliRunner().invoke(app, ["eval", "versus", str(tmp_path / "run"), "--mode", "crew"])
+    assert missing.exit_code == 2 and "not in the report" in missing.output

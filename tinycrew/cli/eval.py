@@ -196,3 +196,31 @@ def diff_command(
         )
     if not changes:
         console.print("no entry differs")
+
+
+@app.command("versus")
+def versus_command(
+    folder: Annotated[Path, typer.Argument(help="a folder (or bfcl_results.json) holding several modes")],
+    mode: Annotated[str, typer.Option(help="the mode that stands against the others")] = "crew",
+    split: Annotated[str | None, typer.Option(help="train | eval: that split's entries only")] = None,
+) -> None:
+    """Print how one mode of a run stands against the others: per category its accuracy, the best other
+    mode's and the gap, the mean over categories of each mode, and a paired bootstrap interval of the
+    difference to each other mode over the same entries.
+
+    Example: `tinycrew eval versus results/bfcl-graphs --mode crew --split eval`
+    """
+    from tinycrew.evals.compare import mode_standing
+    from tinycrew.evals.report import load_report
+
+    if split not in (None, "train", "eval"):
+        raise typer.BadParameter("use train or eval", param_hint="--split")
+    path = folder / "bfcl_results.json" if folder.is_dir() else folder
+    if not path.is_file():
+        raise typer.BadParameter(f"no bfcl_results.json at {folder}", param_hint="FOLDER")
+    try:
+        standing = mode_standing(load_report(path), mode, split=split)  # type: ignore[arg-type]
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--mode") from error
+    for line in standing.lines():
+        console.print(line, markup=False, soft_wrap=True)
