@@ -74,6 +74,13 @@ def test_standing_puts_one_mode_against_the_best_other_per_category() -> None:
     assert mode_standing(report, "prompt").paired["native"].delta == -standing.paired["prompt"].delta
 
 
+def test_standing_keeps_to_the_categories_every_mode_ran() -> None:
+    report = _report()
+    report.cells = [c for c in report.cells if (c.mode, c.category) != ("prompt", "parallel")]
+    standing = mode_standing(report, "native")
+    assert [row.category for row in standing.categories] == [c for c in report.categories if c != "parallel"]
+
+
 def test_standing_refuses_a_mode_the_report_lacks() -> None:
     with pytest.raises(ValueError, match="not in the report"):
         mode_standing(_report(), "crew")

@@ -141,13 +141,17 @@ def mode_standing(report: BfclReport, mode: str, split: Split | None = None) -> 
     def accuracy(results: list[EntryResult]) -> float:
         return sum(e.ok for e in results) / len(results) if results else 0.0
 
+    ran = {(cell.mode, cell.category) for cell in report.cells}
     rows: list[CategoryStanding] = []
     scores: dict[str, tuple[list[bool], list[bool]]] = {name: ([], []) for name in others}
     for category in report.categories:
-        mine = {e.id: e.ok for e in entries(mode, category)}
+        if any((name, category) not in ran for name in report.modes):
+            continue
+        own = entries(mode, category)
+        mine = {e.id: e.ok for e in own}
         theirs = {other: entries(other, category) for other in others}
         others_accuracy = {other: accuracy(results) for other, results in theirs.items()}
-        rows.append(CategoryStanding(category, accuracy(entries(mode, category)), others_accuracy))
+        rows.append(CategoryStanding(category, accuracy(own), others_accuracy))
         for other, results in theirs.items():
             for entry in results:
                 if entry.id in mine:
