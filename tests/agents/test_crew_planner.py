@@ -102,3 +102,16 @@ def test_a_later_turn_gets_the_worked_example_of_a_value_taken_from_an_earlier_t
     later = crew_planner_messages(later_task, tools, [])
     assert len(later) == len(fresh) + 2
     assert "Current request" in later[-3]["content"] and "Current request" not in str(fresh)
+
+
+def test_a_line_repeated_word_for_word_is_one_node_and_references_to_it_follow() -> None:
+    text = (
+        "1. get_weather: the weather in Oslo\n2. get_weather: the weather in Oslo\n"
+        "3. send_email after $2: the forecast to Kofi\n4. get_weather: the weather in Lima"
+    )
+    plan = parse_crew_plan(text, NAMES)
+    assert [(n.id, n.tool, n.purpose, n.depends_on) for n in plan.nodes] == [
+        (1, "get_weather", "the weather in Oslo", []),
+        (2, "send_email", "the forecast to Kofi", [1]),
+        (3, "get_weather", "the weather in Lima", []),
+    ]

@@ -131,3 +131,27 @@ def test_a_second_turn_uses_a_result_of_the_first(default_model) -> None:
     assert second.thread == "kofi" and second.run_id != first.run_id
     assert "find_email" not in [call.name for call in second.calls], "the address came from turn 1"
     assert [to.lower() for to in sent] == ["kofi@example.com"]
+
+
+def test_a_part_naming_several_items_becomes_one_call_each_recorded_once(default_model, tmp_path) -> None:
+    asked: list[str] = []
+
+    @tool
+    def get_weather(city: str) -> str:
+        """The current weather in one city.
+
+        Args:
+            city: The city's name, e.g. "Paris".
+        """
+        asked.append(city.split(",")[0].strip().lower())
+        return f"{city}: 20 C, sunny"
+
+    store = TrajectoryStore.open(tmp_path / "trajectories.sqlite")
+    agent = crew(default_model, ToolRegistry([get_weather]), store=store, record=True, answer=False)
+    result = agent.run("What's the weather in Cairo, Tokyo and Quito?")
+    assert sorted(asked) == ["cairo", "quito", "tokyo"]
+    assert len({call.id for call in result.calls}) == len(result.calls)
+    run = store.get_run(result.run_id)
+    assert [step.index for step in run.steps] == list(range(len(run.steps)))
+    observed = "\n".join(step.observation or "" for step in run.steps if step.role == "caller")
+    assert all(city in observed for city in ("Cairo", "Tokyo", "Quito")), "each call's result is on its step"

@@ -16,10 +16,12 @@ from tinycrew.learning.datasets import (
     call_text,
     gate_peeks,
     prepare_datasets,
+    runtime_turn,
     tokenize_segments,
     with_dict_arguments,
 )
 from tinycrew.trajectories import RunRecord
+from tinycrew.trajectories.records import StepRecord
 
 END = "<|im_end|>"
 WEATHER = {
@@ -123,10 +125,19 @@ def test_completions_are_what_the_model_wrote_and_end_with_the_end_token(built, 
 
 @pytest.mark.slow
 def test_real_caller_outputs_are_the_bare_json_a_changed_call_is_written_as(recorded) -> None:
-    for name in ("crew", "umi"):
+    for name, form in (("crew", "[{}]"), ("umi", "{}")):  # the crew caller writes a list of calls
         for step in recorded[name].steps:
             if step.role == "caller":
-                assert call_text(step.parsed_call, step.tools) == step.raw_output
+                assert form.format(call_text(step.parsed_call, step.tools)) == step.raw_output
+
+
+def test_a_changed_call_of_a_step_that_wrote_a_list_is_written_as_a_list() -> None:
+    call = {"function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}
+    turn = {"role": "assistant", "tool_calls": [call]}
+    raw = '[{"name": "get_weather", "arguments": {"city": "paris"}}]'
+    step = StepRecord(run_id="r", index=0, role="caller", model="m", messages=[], raw_output=raw)
+    written = runtime_turn(turn, step, [WEATHER])
+    assert written["content"] == '[{"name": "get_weather", "arguments": {"city": "Paris"}}]'
 
 
 @pytest.mark.slow

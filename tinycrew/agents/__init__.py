@@ -1,6 +1,6 @@
 """Roles: one small module per job (planner, caller, summarizer, compiler planner, joiner)."""
 
-from tinycrew.agents.caller import call_tool
+from tinycrew.agents.caller import call_tool, call_tools
 from tinycrew.agents.common import CallRecord, Rewrite, RoleStep
 from tinycrew.agents.compiler_planner import PlannedCall, plan_calls
 from tinycrew.agents.joiner import JoinDecision, join
@@ -15,6 +15,7 @@ __all__ = [
     "Rewrite",
     "RoleStep",
     "call_tool",
+    "call_tools",
     "join",
     "plan_calls",
     "plan_next",

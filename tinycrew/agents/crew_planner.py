@@ -132,8 +132,10 @@ def parse_crew_plan(text: str, tool_names: list[str] | None = None, first_id: in
     """The plan in `text`; ValueError when it holds neither plan lines nor a decision.
 
     Lines are renumbered by position from `first_id` (a small model copies numbers from the request),
-    `after` references to the line's own or later numbers are dropped, and with `tool_names` a line
-    naming another tool is skipped. At most `MAX_NODES` nodes are kept.
+    `after` references to the line's own or later numbers are dropped, with `tool_names` a line
+    naming another tool is skipped, and a line that repeats an earlier one (tool, part and
+    dependencies) is one node: a small planner runs away repeating a line, and each copy's caller would
+    write the same call again. At most `MAX_NODES` nodes are kept.
     """
     if decision := _DECISION.match(text.strip()):
         return CrewPlan(decision=decision["kind"].lower(), text=decision["text"].strip().splitlines()[0])
@@ -146,6 +148,17 @@ def parse_crew_plan(text: str, tool_names: list[str] | None = None, first_id: in
         node_id = first_id + len(nodes)
         written = [int(ref) for ref in re.findall(r"\d+", match["deps"] or "")]
         deps = sorted({renumber.get(ref, ref) for ref in written if renumber.get(ref, ref) < node_id})
+        same = next(
+            (
+                n
+                for n in nodes
+                if (n.tool, n.purpose, n.depends_on) == (match["tool"], match["purpose"], deps)
+            ),
+            None,
+        )
+        if same is not None:  # a line repeated word for word: its caller would write the same call again
+            renumber[int(match["id"])] = same.id
+            continue
         renumber[int(match["id"])] = node_id
         nodes.append(PlanNode(id=node_id, tool=match["tool"], purpose=match["purpose"], depends_on=deps))
         if len(nodes) == MAX_NODES:

@@ -24,7 +24,8 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 
-from tinycrew.agents import CallRecord, PlannedCall, call_tool, join, summarize
+from tinycrew.agents import CallRecord, PlannedCall, call_tools, join, summarize
+from tinycrew.agents.caller import MAX_CALLS_PER_PART
 from tinycrew.agents.crew_planner import PlanNode, plan_crew
 from tinycrew.agents.gate import answer_without_tools, needs_tools
 from tinycrew.graphs.common import (
@@ -56,6 +57,8 @@ NO_TOOL_NOTE = (
 RETRY_KINDS = ("arguments", "refused", "unfounded", "repeated")
 """Error kinds that send a node back to the caller (with the message) instead of ending it."""
 NO_REPLAN_KINDS = ("rejected", "duplicate")
+CALL_IDS = "call_ids"
+"""Key of an open step row that lists the calls (of one plan node) whose results the row waits for."""
 """Failed calls that do not call the joiner: the user said no, or the call was a copy of another."""
 
 
@@ -112,6 +115,8 @@ def build_crew(context: GraphContext) -> StateGraph:
         skipped: list[CallRecord] = []
         lookups: list[CallRecord] = []
         steps, usage, rows = state["steps"], {}, {}
+        fresh = max([0, *(item.id for item in [*state["plan"], *state["calls"]])]) + 1
+        fanned: dict[int, list[int]] = {}
         for node in _ready(state["plan"], state["calls"]):
             deps = [results[dep] for dep in node.depends_on]
             if failed := [dep.id for dep in deps if not dep.ok]:
@@ -127,43 +132,53 @@ def build_crew(context: GraphContext) -> StateGraph:
                     )
                 )
                 continue
-            step = await call_tool(
+            step = await call_tools(
                 model,
                 request_text(state),
                 context.schemas([node.tool]),
                 deps,
-                "",
+                node.purpose,
                 node.error,
                 token_sink(config, "caller"),
-                part=node.purpose,
+                most=1 if node.attempts else MAX_CALLS_PER_PART,  # a retry fixes the one call sent back
             )
-            call = step.parsed
-            written = PlannedCall(
-                id=node.id, name=call.name, arguments=call.arguments, depends_on=node.depends_on
-            )
-            if context.lookups:
-                known = [*state["calls"], *lookups]
-                free_id = max([0, *(item.id for item in [*state["plan"], *known])]) + 1
-                written, found = await look_up_sources(context.registry, written, known, free_id)
-                lookups += found
-            planned.append(written)
+            group = []
+            for call in step.parsed:
+                call_id = node.id if not group else fresh
+                fresh += bool(group)
+                written = PlannedCall(
+                    id=call_id, name=call.name, arguments=call.arguments, depends_on=node.depends_on
+                )
+                if context.lookups:
+                    known = [*state["calls"], *lookups]
+                    written, found = await look_up_sources(context.registry, written, known, fresh)
+                    lookups += found
+                    fresh += len(found)
+                planned.append(written)
+                group.append(call_id)
+            fanned[node.id] = group
             rows[node.id] = (steps, step)
             steps, usage = steps + 1, merge_usage(usage, usage_of(step))
         # The one policy hook: the wave's calls run as the policies leave them, or go back to the caller.
+        planned.sort(key=lambda call: call.id)  # policies compare a call with the siblings before it
         checked = check_calls(context, state, planned)
         run_id = run_id_of(config)
         open_steps = {}
-        for call in [*checked.run, *checked.refused]:
-            if call.id in rows:
-                index, step = rows[call.id]
-                single = Checked(run=[call]) if isinstance(call, PlannedCall) else Checked(refused=[call])
-                parsed = {"name": call.name, "arguments": call.arguments}
-                open_steps[call.id] = open_record(context, run_id, index, step, parsed, single)
+        for node_id, (index, step) in rows.items():
+            ran = [call for call in checked.run if call.id in fanned[node_id]]
+            refused = [call for call in checked.refused if call.id in fanned[node_id]]
+            first = (ran or refused)[0]
+            parsed = {"name": first.name, "arguments": first.arguments}
+            row = open_record(context, run_id, index, step, parsed, Checked(run=ran, refused=refused))
+            if row is not None and ran:
+                open_steps[node_id] = row | {CALL_IDS: [call.id for call in ran]}
+            elif row is not None:
+                commit_step(context, row, refused)
         ended_ids = {call.id for call in skipped}
         plan = [node for node in state["plan"] if node.id not in ended_ids]
         calls = [*state["calls"], *skipped, *lookups]
+        plan = _with_fanned_deps(plan, fanned)
         for refused in checked.refused:
-            commit_step(context, open_steps.pop(refused.id, None), [refused])
             plan, ended = _retry(plan, refused, context.limits.max_retries, checked.stop)
             calls += ended
         update = {"steps": steps, "usage": usage, "pending": checked.run, "open_steps": open_steps}
@@ -178,8 +193,12 @@ def build_crew(context: GraphContext) -> StateGraph:
         done = await execute_plan(context.registry, pending, state["calls"], rejected)
         rows = state.get("open_steps") or {}
         plan, calls = list(state["plan"]), list(state["calls"])
+        for row in rows.values():
+            ids = row[CALL_IDS]
+            commit_step(
+                context, {k: v for k, v in row.items() if k != CALL_IDS}, [c for c in done if c.id in ids]
+            )
         for call in done:
-            commit_step(context, rows.get(call.id), [call])
             plan, ended = _retry(plan, call, context.limits.max_retries)
             calls += ended
         calls.sort(key=lambda call: call.id)
@@ -238,6 +257,23 @@ def build_crew(context: GraphContext) -> StateGraph:
     graph.add_conditional_edges("joiner", router(lambda s: s["next"]), ["planner", "summarizer"])
     graph.add_edge("summarizer", END)
     return graph
+
+
+def _with_fanned_deps(plan: list[PlanNode], fanned: dict[int, list[int]]) -> list[PlanNode]:
+    """A node that became several calls: the nodes after it wait for (and see) every one of them."""
+    extra = {node_id: ids[1:] for node_id, ids in fanned.items() if len(ids) > 1}
+    if not extra:
+        return plan
+    return [
+        node.model_copy(
+            update={
+                "depends_on": sorted(
+                    {*node.depends_on, *(i for d in node.depends_on for i in extra.get(d, []))}
+                )
+            }
+        )
+        for node in plan
+    ]
 
 
 def _retry(

@@ -145,12 +145,15 @@ def call_text(call: dict[str, Any], tools: list[dict[str, Any]]) -> str:
 def runtime_turn(turn: dict[str, Any], step: StepRecord, tools: list[dict[str, Any]]) -> dict[str, Any]:
     """A sample's assistant turn for `step` in the form the step's model wrote it: a policy-changed
     call is `tool_calls` for the template's `<tool_call>` tags when the raw output used them, else the
-    bare JSON the grammar produces. A text turn is unchanged."""
+    bare JSON the grammar produces (a JSON list when the step wrote one: the crew caller's
+    `call_tools`). A text turn is unchanged."""
     if not turn.get("tool_calls"):
         return turn
-    if step.raw_output.lstrip().startswith("<tool_call>"):
+    written = step.raw_output.lstrip()
+    if written.startswith("<tool_call>"):
         return with_dict_arguments(turn)
-    text = "\n".join(call_text(call, tools) for call in turn["tool_calls"])
+    texts = [call_text(call, tools) for call in turn["tool_calls"]]
+    text = f"[{', '.join(texts)}]" if written.startswith("[") else "\n".join(texts)
     return {k: v for k, v in turn.items() if k != "tool_calls"} | {"content": text}
 
 
