@@ -133,7 +133,7 @@ def test_a_second_turn_uses_a_result_of_the_first(default_model) -> None:
     assert [to.lower() for to in sent] == ["kofi@example.com"]
 
 
-def test_a_part_naming_several_items_becomes_one_call_each_recorded_once(default_model, tmp_path) -> None:
+def test_a_request_for_several_instances_makes_one_call_each_recorded_once(default_model, tmp_path) -> None:
     asked: list[str] = []
 
     @tool
@@ -155,3 +155,26 @@ def test_a_part_naming_several_items_becomes_one_call_each_recorded_once(default
     assert [step.index for step in run.steps] == list(range(len(run.steps)))
     observed = "\n".join(step.observation or "" for step in run.steps if step.role == "caller")
     assert all(city in observed for city in ("Cairo", "Tokyo", "Quito")), "each call's result is on its step"
+
+
+def test_instances_planned_on_their_own_lines_each_get_their_own_values(default_model) -> None:
+    heights: list[float] = []
+
+    @tool
+    def calculate_bmi(height: float, weight: float) -> str:
+        """A person's body mass index.
+
+        Args:
+            height: Height in feet.
+            weight: Weight in kilograms.
+        """
+        heights.append(height)
+        return f"BMI {weight / (height * 0.3048) ** 2:.1f}"
+
+    agent = crew(default_model, ToolRegistry([calculate_bmi]), answer=False)
+    task = (
+        "Calculate the BMI of a person who is 6 feet tall and weighs 80 kg, "
+        "and of one who is 5.6 feet and weighs 60 kg."
+    )
+    agent.run(task)
+    assert sorted(heights) == [5.6, 6.0]

@@ -19,12 +19,13 @@ gate -> planner -> caller -> executor -> caller ... -> [joiner -> planner] -> su
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 
-from tinycrew.agents import CallRecord, PlannedCall, call_tools, join, summarize
+from tinycrew.agents import CallRecord, PlannedCall, call_tool, call_tools, join, summarize
 from tinycrew.agents.caller import MAX_CALLS_PER_PART
 from tinycrew.agents.crew_planner import PlanNode, plan_crew
 from tinycrew.agents.gate import answer_without_tools, needs_tools
@@ -116,7 +117,10 @@ def build_crew(context: GraphContext) -> StateGraph:
         lookups: list[CallRecord] = []
         steps, usage, rows = state["steps"], {}, {}
         fresh = max([0, *(item.id for item in [*state["plan"], *state["calls"]])]) + 1
-        fanned: dict[int, list[int]] = {}
+        fanned: dict[int, list[int]] = {}  # first node of a caller step -> every call it wrote
+        extra: dict[int, list[int]] = {}  # node -> calls beyond one per node, which its dependents wait for
+        unwritten: dict[int, str] = {}  # node of a group that got no call -> why (it is written alone next)
+        ready: list[PlanNode] = []
         for node in _ready(state["plan"], state["calls"]):
             deps = [results[dep] for dep in node.depends_on]
             if failed := [dep.id for dep in deps if not dep.ok]:
@@ -131,23 +135,28 @@ def build_crew(context: GraphContext) -> StateGraph:
                         depends_on=node.depends_on,
                     )
                 )
-                continue
-            step = await call_tools(
-                model,
-                request_text(state),
-                context.schemas([node.tool]),
-                deps,
-                node.purpose,
-                node.error,
-                token_sink(config, "caller"),
-                most=1 if node.attempts else MAX_CALLS_PER_PART,  # a retry fixes the one call sent back
-            )
-            group = []
-            for call in step.parsed:
-                call_id = node.id if not group else fresh
-                fresh += bool(group)
+            else:
+                ready.append(node)
+        for group in _caller_groups(ready):
+            first = group[0]
+            tools, deps = context.schemas([first.tool]), [results[dep] for dep in first.depends_on]
+            sink = token_sink(config, "caller")
+            if len(group) == 1:
+                step = await call_tool(
+                    model, request_text(state), tools, deps, "", first.error, sink, part=first.purpose
+                )
+                written_calls = [step.parsed]
+            else:
+                parts = json.dumps([node.purpose for node in group], ensure_ascii=False)
+                most = max(len(group), MAX_CALLS_PER_PART)
+                step = await call_tools(model, request_text(state), tools, deps, parts, None, sink, most)
+                written_calls = step.parsed
+            ids = []
+            for k, call in enumerate(written_calls):
+                call_id = group[k].id if k < len(group) else fresh
+                fresh += k >= len(group)
                 written = PlannedCall(
-                    id=call_id, name=call.name, arguments=call.arguments, depends_on=node.depends_on
+                    id=call_id, name=call.name, arguments=call.arguments, depends_on=first.depends_on
                 )
                 if context.lookups:
                     known = [*state["calls"], *lookups]
@@ -155,9 +164,11 @@ def build_crew(context: GraphContext) -> StateGraph:
                     lookups += found
                     fresh += len(found)
                 planned.append(written)
-                group.append(call_id)
-            fanned[node.id] = group
-            rows[node.id] = (steps, step)
+                ids.append(call_id)
+            fanned[first.id] = ids
+            extra |= {node.id: ids[len(group) :] for node in group}
+            unwritten |= {node.id: "no call was written for this part" for node in group[len(ids) :]}
+            rows[first.id] = (steps, step)
             steps, usage = steps + 1, merge_usage(usage, usage_of(step))
         # The one policy hook: the wave's calls run as the policies leave them, or go back to the caller.
         planned.sort(key=lambda call: call.id)  # policies compare a call with the siblings before it
@@ -177,7 +188,13 @@ def build_crew(context: GraphContext) -> StateGraph:
         ended_ids = {call.id for call in skipped}
         plan = [node for node in state["plan"] if node.id not in ended_ids]
         calls = [*state["calls"], *skipped, *lookups]
-        plan = _with_fanned_deps(plan, fanned)
+        plan = _with_extra_deps(plan, extra)
+        plan = [
+            node.model_copy(update={"error": unwritten[node.id], "attempts": node.attempts + 1})
+            if node.id in unwritten
+            else node
+            for node in plan
+        ]
         for refused in checked.refused:
             plan, ended = _retry(plan, refused, context.limits.max_retries, checked.stop)
             calls += ended
@@ -259,9 +276,24 @@ def build_crew(context: GraphContext) -> StateGraph:
     return graph
 
 
-def _with_fanned_deps(plan: list[PlanNode], fanned: dict[int, list[int]]) -> list[PlanNode]:
-    """A node that became several calls: the nodes after it wait for (and see) every one of them."""
-    extra = {node_id: ids[1:] for node_id, ids in fanned.items() if len(ids) > 1}
+def _caller_groups(ready: list[PlanNode]) -> list[list[PlanNode]]:
+    """Ready nodes of one tool that wait for the same calls, in plan order, form one caller step: the
+    0.5B writes each instance's values when it writes them all in one list (as LLMCompiler's planner
+    does), where a caller per node copied the first instance's values into the others (docs/crew.md).
+    A node sent back (a retry) is written alone."""
+    groups: dict[tuple[str, tuple[int, ...]], list[PlanNode]] = {}
+    alone: list[list[PlanNode]] = []
+    for node in ready:
+        if node.attempts:
+            alone.append([node])
+        else:
+            groups.setdefault((node.tool, tuple(node.depends_on)), []).append(node)
+    return sorted([*groups.values(), *alone], key=lambda group: group[0].id)
+
+
+def _with_extra_deps(plan: list[PlanNode], extra: dict[int, list[int]]) -> list[PlanNode]:
+    """Calls a caller step wrote beyond one per node: the nodes after it wait for (and see) them too."""
+    extra = {node_id: ids for node_id, ids in extra.items() if ids}
     if not extra:
         return plan
     return [
