@@ -40,20 +40,16 @@ def caller_messages(
     error: str | None = None,
     part: str | None = None,
     several: bool = False,
-    siblings: list[str] | None = None,
 ) -> list[dict[str, Any]]:
     """The caller's prompt; a validation error from the previous attempt is shown so it can fix it.
     With `part` (a plan node's purpose) the call does only that part of the task, with those results;
-    `several` asks for the list of calls that part needs (`call_tools`); `siblings` are the calls
-    already written for other parts of the same step (`f(a=1)`), so this part's call differs."""
+    `several` asks for the list of calls that part needs (`call_tools`)."""
     if part is None:
         user = f"Task: {task}\n\nResults so far:\n{history_text(calls)}\n\nPlanner: {rationale}"
     else:
         results = f"\n\nResults this call can use:\n{history_text(calls)}" if calls else ""
         scope = "These calls do" if several else "This call does"
         user = f"Task: {task}{results}\n\n{scope} only this part of the task: {part}"
-        if siblings:
-            user += "\nCalls already written for other parts: " + "; ".join(siblings)
     if error:
         user += f"\n\nYour previous call was invalid: {error}\nWrite a corrected call."
     if not several:
@@ -107,13 +103,12 @@ async def call_tools(
     error: str | None = None,
     on_token: TokenSink | None = None,
     most: int = MAX_CALLS_PER_PART,
-    siblings: list[str] | None = None,
 ) -> RoleStep:
     """The calls one or more parts of the task need, written in one list: a call per part (`part` may be
     a JSON list of parts, as the crew graph passes a tool's sibling plan nodes), and one per item when a
     part asks the same thing for several items ("the weather in Oslo and Lima" is two calls). Decoded as
     a JSON list of calls under the tools' schemas; `parsed` is the list of `ToolCall`s (1 to `most`)."""
-    messages = caller_messages(task, calls, "", error, part, several=True, siblings=siblings)
+    messages = caller_messages(task, calls, "", error, part, several=True)
     names = {tool.get("function", tool)["name"] for tool in tools}
     capabilities = capabilities_of(model)
     constrained = capabilities.grammar or capabilities.json_schema

@@ -141,6 +141,7 @@ def parse_crew_plan(text: str, tool_names: list[str] | None = None, first_id: in
         return CrewPlan(decision=decision["kind"].lower(), text=decision["text"].strip().splitlines()[0])
     nodes: list[PlanNode] = []
     renumber: dict[int, int] = {}
+    seen: dict[tuple[str, str, tuple[int, ...]], int] = {}
     for line in text.splitlines():
         match = _NODE.match(line)
         if match is None or (tool_names is not None and match["tool"] not in tool_names):
@@ -148,18 +149,11 @@ def parse_crew_plan(text: str, tool_names: list[str] | None = None, first_id: in
         node_id = first_id + len(nodes)
         written = [int(ref) for ref in re.findall(r"\d+", match["deps"] or "")]
         deps = sorted({renumber.get(ref, ref) for ref in written if renumber.get(ref, ref) < node_id})
-        same = next(
-            (
-                n
-                for n in nodes
-                if (n.tool, n.purpose, n.depends_on) == (match["tool"], match["purpose"], deps)
-            ),
-            None,
-        )
-        if same is not None:  # a line repeated word for word: its caller would write the same call again
-            renumber[int(match["id"])] = same.id
+        line = (match["tool"], match["purpose"], tuple(deps))
+        if line in seen:  # a line repeated word for word: its caller would write the same call again
+            renumber[int(match["id"])] = seen[line]
             continue
-        renumber[int(match["id"])] = node_id
+        seen[line] = renumber[int(match["id"])] = node_id
         nodes.append(PlanNode(id=node_id, tool=match["tool"], purpose=match["purpose"], depends_on=deps))
         if len(nodes) == MAX_NODES:
             break

@@ -58,9 +58,9 @@ NO_TOOL_NOTE = (
 RETRY_KINDS = ("arguments", "refused", "unfounded", "repeated")
 """Error kinds that send a node back to the caller (with the message) instead of ending it."""
 NO_REPLAN_KINDS = ("rejected", "duplicate")
-CALL_IDS = "call_ids"
-"""Key of an open step row that lists the calls (of one plan node) whose results the row waits for."""
 """Failed calls that do not call the joiner: the user said no, or the call was a copy of another."""
+CALL_IDS = "call_ids"
+"""Key of an open step row that lists the calls (of one caller step) whose results the row waits for."""
 
 
 def _ready(plan: list[PlanNode], calls: list[CallRecord]) -> list[PlanNode]:
