@@ -1,23 +1,20 @@
-"""The crew planner's plan format: parsing (lenient, renumbered) and its GBNF grammar."""
+"""The crew planner's plan format: draft calls, parsed leniently and renumbered, and its grammar."""
 
 from __future__ import annotations
 
 import pytest
 
 from tinycrew.agents import CallRecord
-from tinycrew.agents.crew_planner import (
-    MAX_NODES,
-    crew_plan_grammar,
-    crew_planner_messages,
-    parse_crew_plan,
-)
+from tinycrew.agents.compiler_planner import plan_grammar
+from tinycrew.agents.crew_planner import MAX_NODES, crew_planner_messages, parse_crew_plan
 
 NAMES = ["find_email", "send_email", "get_weather"]
+PARAMETERS = {"type": "object", "properties": {"city": {"type": "string"}, "days": {"type": "integer"}}}
 
 
 def test_a_plan_with_a_dependency_and_a_parallel_call() -> None:
     plan = parse_crew_plan(
-        "1. find_email: Kofi's address\n2. send_email after $1: tell Kofi I'm late\n3. get_weather: Oslo",
+        '1. find_email(name="Kofi")\n2. send_email(to=$1, body="I\'m late")\n3. get_weather(city="Oslo")',
         NAMES,
     )
     assert plan.decision == "calls"
@@ -26,23 +23,29 @@ def test_a_plan_with_a_dependency_and_a_parallel_call() -> None:
         (2, "send_email", [1]),
         (3, "get_weather", []),
     ]
-    assert plan.nodes[1].purpose == "tell Kofi I'm late"
+    assert plan.nodes[1].arguments == {"to": "$1", "body": "I'm late"}
+    assert plan.nodes[1].purpose == 'send_email(to=$1, body="I\'m late")'
 
 
 def test_lines_are_renumbered_by_position_and_their_references_follow() -> None:
-    plan = parse_crew_plan("12. find_email: a\n13. send_email after $12: b", NAMES, first_id=4)
+    plan = parse_crew_plan('12. find_email(name="a")\n13. send_email(to=$4)', NAMES, first_id=4)
     assert [(n.id, n.depends_on) for n in plan.nodes] == [(4, []), (5, [4])]
 
 
 def test_a_reference_to_the_line_itself_or_a_later_one_is_not_a_dependency() -> None:
-    plan = parse_crew_plan("1. find_email after $1: a\n2. send_email after $3: b", NAMES)
+    plan = parse_crew_plan("1. find_email(name=$1)\n2. send_email(to=$3)", NAMES)
     assert [n.depends_on for n in plan.nodes] == [[], []]
 
 
+def test_a_replan_may_use_the_results_of_calls_already_made() -> None:
+    plan = parse_crew_plan("3. send_email(to=$1)", NAMES, first_id=3)
+    assert [(n.id, n.depends_on) for n in plan.nodes] == [(3, [1])]
+
+
 def test_lenient_reading_of_free_text_skips_prose_and_unknown_tools() -> None:
-    text = "Plan:\n1) `find_email` (after 0): Maria\n2. delete_everything: no\n3. get_weather: Lima"
+    text = 'Plan:\n1) find_email(name="Maria")\n2. delete_everything()\n3. get_weather(city="Lima")'
     plan = parse_crew_plan(text, NAMES)
-    assert [n.tool for n in plan.nodes] == ["find_email", "get_weather"]
+    assert [(n.id, n.tool) for n in plan.nodes] == [(1, "find_email"), (2, "get_weather")]
 
 
 @pytest.mark.parametrize(
@@ -64,19 +67,22 @@ def test_text_with_neither_a_plan_nor_a_decision_is_an_error() -> None:
 
 
 def test_at_most_max_nodes_are_kept() -> None:
-    text = "\n".join(f"{i}. get_weather: city {i}" for i in range(1, MAX_NODES + 4))
+    text = "\n".join(f'{i}. get_weather(city="city {i}")' for i in range(1, MAX_NODES + 4))
     assert len(parse_crew_plan(text, NAMES).nodes) == MAX_NODES
 
 
-def test_the_grammar_compiles_in_llama_cpp_and_names_only_offered_tools() -> None:
+def test_the_grammar_compiles_in_llama_cpp_types_the_values_and_offers_the_decisions() -> None:
     from llama_cpp import LlamaGrammar
 
-    grammar = crew_plan_grammar(NAMES)
+    tools = [
+        {"type": "function", "function": {"name": "get_weather", "parameters": PARAMETERS}},
+    ]
+    grammar = plan_grammar(tools, decisions=True)
     LlamaGrammar.from_string(grammar, verbose=False)  # raises on a malformed grammar
-    assert '"find_email"' in grammar and "deps?" not in grammar.splitlines()[1]  # no `after` on line 1
-    replan = crew_plan_grammar(NAMES, first_id=3)
+    assert '"get_weather("' in grammar and '("none" | "ask") ": "' in grammar
+    replan = plan_grammar(tools, first_id=3, decisions=True)
     LlamaGrammar.from_string(replan, verbose=False)
-    assert replan.startswith('root ::= "3. "') and "deps?" in replan.splitlines()[1]
+    assert replan.startswith('root ::= "3. "')
 
 
 def test_a_replan_prompt_shows_the_calls_made_and_the_numbering_to_continue() -> None:
@@ -106,12 +112,12 @@ def test_a_later_turn_gets_the_worked_example_of_a_value_taken_from_an_earlier_t
 
 def test_a_line_repeated_word_for_word_is_one_node_and_references_to_it_follow() -> None:
     text = (
-        "1. get_weather: the weather in Oslo\n2. get_weather: the weather in Oslo\n"
-        "3. send_email after $2: the forecast to Kofi\n4. get_weather: the weather in Lima"
+        '1. get_weather(city="Oslo")\n2. get_weather(city="Oslo")\n'
+        '3. send_email(to="Kofi", body=$2)\n4. get_weather(city="Lima")'
     )
     plan = parse_crew_plan(text, NAMES)
-    assert [(n.id, n.tool, n.purpose, n.depends_on) for n in plan.nodes] == [
-        (1, "get_weather", "the weather in Oslo", []),
-        (2, "send_email", "the forecast to Kofi", [1]),
-        (3, "get_weather", "the weather in Lima", []),
+    assert [(n.id, n.tool, n.arguments, n.depends_on) for n in plan.nodes] == [
+        (1, "get_weather", {"city": "Oslo"}, []),
+        (2, "send_email", {"to": "Kofi", "body": "$1"}, [1]),
+        (3, "get_weather", {"city": "Lima"}, []),
     ]

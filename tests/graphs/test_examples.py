@@ -17,7 +17,7 @@ from tinycrew.retrieval.examples import ExampleRetriever
 from tinycrew.tools import ToolRegistry
 from tinycrew.tools.desktop import desktop_tools, seed_sandbox
 
-EMAIL_PLAN = '1. get_email_address: name "Odile"\n2. compose_new_email after $1: recipients ["$1"]'
+EMAIL_PLAN = '1. get_email_address(name="Odile")\n2. compose_new_email(recipients=[$1])'
 
 
 async def _retrieve(context: GraphContext, task: str) -> dict[str, Any]:
@@ -41,12 +41,12 @@ def _context(tmp_path: Path, examples: ExampleRetriever | None) -> GraphContext:
 
 
 async def test_an_examples_tools_are_offered_beside_toolrags_and_it_reaches_the_state(tmp_path) -> None:
-    plan = "1. compose_new_email: to Odile\n2. create_reminder: follow up with Odile"
+    plan = '1. compose_new_email(recipients=["Odile"])\n2. create_reminder(title="follow up with Odile")'
     examples = ExampleRetriever(None)
     examples.add(
         "Email Odile the agenda and remind me to follow up", plan, ["compose_new_email", "create_reminder"]
     )
-    examples.add("Text Pepe that I am late", "1. get_phone_number: ...\n2. send_sms after $1: ...", [])
+    examples.add("Text Pepe that I am late", '1. get_phone_number(name="Pepe")\n2. send_sms(to=$1)', [])
     task = "Write an email to Bettina about the budget"
     plain = await _retrieve(_context(tmp_path / "a", None), task)
     assert "examples" not in plain and "create_reminder" not in plain["tools"]
@@ -75,10 +75,10 @@ async def test_an_example_with_a_tool_the_agent_lacks_is_not_retrieved(tmp_path)
 
 
 def test_retrieved_examples_come_before_the_fixed_ones_the_most_similar_last() -> None:
-    shots = [{"query": "nearest", "plan": "1. a: x"}, {"query": "second", "plan": "1. b: y"}]
+    shots = [{"query": "nearest", "plan": "1. a(x=1)"}, {"query": "second", "plan": "1. b(y=2)"}]
     messages = crew_planner_messages("the request", [], [], examples=shots)
     contents = [message["content"] for message in messages[1:]]
-    assert contents[:4] == ["second", "1. b: y", "nearest", "1. a: x"]
+    assert contents[:4] == ["second", "1. b(y=2)", "nearest", "1. a(x=1)"]
     assert contents[4] == EXAMPLES[0][0] and contents[-1] == "the request"
     assert crew_planner_messages("the request", [], [])[1]["content"] == EXAMPLES[0][0]
 

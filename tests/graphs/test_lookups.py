@@ -66,6 +66,9 @@ async def test_an_address_a_reference_or_a_found_value_is_kept_and_a_lookup_is_r
     )
     unchanged, none = await look_up_sources(registry, typed, [], next_id=9)
     assert unchanged == typed and none == []
+    forward = PlannedCall(id=4, name="forward_email", arguments={"recipients": ["Bettina"]})
+    looked_up, _ = await look_up_sources(registry, forward, lookups, next_id=9)
+    assert set(looked_up.arguments) == {"recipients"}  # a sourced parameter left out stays out
 
 
 def test_lookups_are_a_crew_option(tmp_path) -> None:

@@ -72,7 +72,7 @@ def base_gguf() -> Path:
 @pytest.fixture(scope="session")
 def recorded(default_model: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, RunRecord]]:
     """name -> run: `crew` and `umi` (real runs), `chat` (a real crew run whose gate answered without
-    a tool: its peek, then the full reply), `rewritten` (the caller's call changed by a policy,
+    a tool: its peek, then the full reply), `rewritten` (the umi caller's call changed by a policy,
     bare JSON as under the grammar), `tagged` (the same written in `<tool_call>` tags) and `repeat`
     (the crew run's steps again under a new run id)."""
     from tinycrew.graphs import Agent
@@ -98,9 +98,10 @@ def recorded(default_model: Any, tmp_path_factory: pytest.TempPathFactory) -> It
         crew = runs["crew"]
         runs["repeat"] = _copy_run(store, crew, "repeat", crew.steps)
         bare = '{"name": "get_weather", "arguments": {"city": "Paris", "unit": "fahrenheit"}}'
-        runs["rewritten"] = _copy_run(store, crew, "rewritten", _rewritten(crew, bare))
+        umi = runs["umi"]  # the crew's planner draft ran as written: umi's caller step is changed
+        runs["rewritten"] = _copy_run(store, umi, "rewritten", _rewritten(umi, bare))
         runs["tagged"] = _copy_run(
-            store, crew, "tagged", _rewritten(crew, f"<tool_call>\n{bare}\n</tool_call>")
+            store, umi, "tagged", _rewritten(umi, f"<tool_call>\n{bare}\n</tool_call>")
         )
         yield runs
 

@@ -80,7 +80,7 @@ def test_one_dataset_per_role_present_with_its_valid_steps(built, recorded) -> N
         steps = [_step(recorded, row) for row in data]
         assert all(s.role == role and s.validation_error is None for s in steps)
     assert len(built.backbone) == 5 and built.meta["sizes"]["backbone"] == 5
-    assert len(built.roles["caller"]) == 4  # crew, umi, rewritten, tagged; not the failed try
+    assert len(built.roles["caller"]) == 3  # umi, rewritten, tagged; not the failed try
 
 
 @pytest.mark.slow
@@ -180,9 +180,9 @@ def test_identical_samples_are_deduplicated(recorded, base_gguf, template, token
 def test_long_samples_lose_prompt_tokens_from_the_left(recorded, base_gguf, template, tokenizer) -> None:
     options = {"template": template, "tokenizer": tokenizer}
     config = DatasetConfig(max_length=64, roles=["caller"])
-    short = build_datasets([recorded["crew"]], base_gguf, config, **options)
+    short = build_datasets([recorded["umi"]], base_gguf, config, **options)
     full = build_datasets(
-        [recorded["crew"]], base_gguf, config.model_copy(update={"max_length": 4096}), **options
+        [recorded["umi"]], base_gguf, config.model_copy(update={"max_length": 4096}), **options
     )
     [cut], [whole] = short.roles["caller"], full.roles["caller"]
     assert cut["truncated"] and not whole["truncated"]

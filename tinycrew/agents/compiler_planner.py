@@ -58,6 +58,8 @@ list ::= "[" (value ("," " "? value)*)? "]"
 dict ::= "{" (string ":" " "? value ("," " "? string ":" " "? value)*)? "}"
 ref ::= "$" [1-9] [0-9]?
 """
+PROSE_RULE = "[A-Z] [^\\n]*"
+DECISION_RULE = '("none" | "ask") ": " [^\\n]+'
 _SCALARS = {"integer": "integer", "number": "number", "string": "string", "boolean": '("True" | "False")'}
 
 
@@ -134,19 +136,20 @@ class _PlanGrammar:
         return f'{open_call} {start}{optional} ")"'
 
 
-def plan_grammar(tools: list[dict[str, Any]], first_id: int = 1) -> str:
-    """GBNF of a plan: numbered lines `N. tool(p=v, ...)`, or one plain sentence when no tool fits.
+def plan_grammar(tools: list[dict[str, Any]], first_id: int = 1, decisions: bool = False) -> str:
+    """GBNF of a plan: numbered lines `N. tool(p=v, ...)`, or one plain sentence when no tool fits
+    (with `decisions`, instead one line `none: <why>` or `ask: <question>`, as the crew planner writes).
 
     Each value is a Python literal of its parameter's type, or a reference `$N`, except in the first
     call of a first plan (nothing ran before it). Keyword arguments come in schema order, each at most
     once (small models otherwise repeat one: "duration=20, duration=15"), and every required one is
     there (the 0.5B left some out in a tenth of BFCL's parallel entries, so those calls never ran).
     """
-    return _plan_grammar(json.dumps([tool.get("function", tool) for tool in tools]), first_id)
+    return _plan_grammar(json.dumps([tool.get("function", tool) for tool in tools]), first_id, decisions)
 
 
 @lru_cache(maxsize=64)
-def _plan_grammar(functions_json: str, first_id: int) -> str:
+def _plan_grammar(functions_json: str, first_id: int, decisions: bool) -> str:
     functions = json.loads(functions_json)
     builder = _PlanGrammar()
     first = " | ".join(builder.call(function, first_id > 1) for function in functions)
@@ -155,7 +158,7 @@ def _plan_grammar(functions_json: str, first_id: int) -> str:
     for number in range(first_id + MAX_CALLS - 1, first_id, -1):
         lines = f'("\\n{number}. " later{" " + lines if lines else ""})?'
     head = [
-        f'root ::= "{first_id}. " first {lines} | [A-Z] [^\\n]*',
+        f'root ::= "{first_id}. " first {lines} | {DECISION_RULE if decisions else PROSE_RULE}',
         f"first ::= {first}",
         f"later ::= {later}",
     ]

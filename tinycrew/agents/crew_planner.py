@@ -1,16 +1,24 @@
-"""The crew planner: the DAG of intended calls (which tool, for which part of the request, after which
-calls), or an explicit decision that no tool applies or that the user must supply a value.
+"""The crew planner: the DAG of intended calls, each a draft call with its arguments and `$N` for the
+result of an earlier call, or an explicit decision that no tool applies or that the user must supply
+a value.
 
-It writes no arguments: each node's arguments are written afterwards by the caller, which sees that
-tool's whole schema (see `tinycrew.graphs.crew`). A plan is one numbered line per call::
+A plan is LLMCompiler's format, one numbered Python call per line, decoded under a grammar typed by
+each tool's schema::
 
-    1. find_email: Maria's email address
-    2. send_email after $1: send Maria 'See you at 5'
-    3. get_weather: the weather in Oslo
+    1. find_email(name="Maria")
+    2. send_email(to=$1, body="See you at 5")
+    3. get_weather(city="Oslo")
 
-Calls with no `after` between them run at once. Instead of a plan the planner may write
-`none: <why>` (no offered tool does any part of the request) or `ask: <question>` (a value a call needs
-is neither in the request nor obtainable by another call).
+Calls with no `$N` between them run at once. A draft that uses no result runs as written; the caller
+writes the arguments of a call that uses results (it takes the value it needs out of them) and of a
+call sent back, under that tool's schema (see `tinycrew.graphs.crew`). Instead of a plan the planner
+may write `none: <why>` (no offered tool does any part of the request) or `ask: <question>` (a value a
+call needs is neither in the request nor obtainable by another call).
+
+Why drafts rather than a line naming the tool and the part of the request: typed arguments make the
+0.5B write one call per instance ("the area of circles of radius 3, 5 and 7" is three calls, since a
+radius is one number); with parts it wrote one line for all instances and the caller one call
+(docs/crew.md has the counts).
 """
 
 from __future__ import annotations
@@ -21,22 +29,24 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from tinycrew.agents.common import EARLIER_TURNS, CallRecord, RoleStep, TokenSink, history_text, tool_catalog
+from tinycrew.agents.common import EARLIER_TURNS, CallRecord, RoleStep, TokenSink, history_text
+from tinycrew.agents.compiler_planner import MAX_CALLS, parse_plan, plan_grammar
 from tinycrew.agents.constrained import run_structured
 from tinycrew.models import ChatModel
 
-MAX_NODES = 8
+MAX_NODES = MAX_CALLS
 
-SYSTEM = """You plan the tool calls that do a user's request. Write one line per call, numbered:
-N. tool_name: the part of the request this call does, with the values it needs
-A call that needs the result of an earlier call N says so: "tool_name after $N: ...".
+SYSTEM = """You plan the tool calls that do a user's request. Write one numbered line per call, a call \
+with keyword arguments and Python literals:
+N. tool_name(param=value, ...)
+Take the values from the request. A call that needs the result of an earlier call N gives $N as the value.
 Plan one call for each thing the request asks for, and no other call.
-A value found earlier in the conversation needs no new call: write the value itself into the part.
+A value found earlier in the conversation needs no new call: write the value itself.
 If no tool can do any part of the request, write only: none: <why>
 If a call needs a value that is neither in the request nor obtainable with a tool, write only: \
 ask: <the question to the user>
 
-Tools:
+The tools, one JSON object per line:
 {tools}"""
 
 # Worked plans as turns of their own (a small planner copies the shape of examples far better than it
@@ -48,20 +58,17 @@ Tools:
 EXAMPLES = [
     (
         "Find Maria's email address and send her 'See you at 5'.",
-        "1. find_email: Maria's email address\n2. send_email after $1: send Maria 'See you at 5'",
+        '1. find_email(name="Maria")\n2. send_email(to=$1, body="See you at 5")',
     ),
-    (
-        "Is it raining in Oslo or in Lima?",
-        "1. get_weather: the weather in Oslo\n2. get_weather: the weather in Lima",
-    ),
-    ("What is 15% of 80?", "1. calculate: 15% of 80"),
+    ("Is it raining in Oslo or in Lima?", '1. get_weather(city="Oslo")\n2. get_weather(city="Lima")'),
+    ("What is 15% of 80?", '1. calculate(expression="0.15 * 80")'),
 ]
 LATER_TURN_EXAMPLE = (
     "Earlier in this conversation:\nUser: What does AAPL cost?\nCall: get_price(symbol='AAPL') -> 187.2\n"
     "Answer: AAPL costs 187.2.\n\nCurrent request: Buy 3 of them at that price.",
-    "1. buy_stock: buy 3 AAPL at 187.2",
+    '1. buy_stock(symbol="AAPL", quantity=3, price=187.2)',
 )
-"""Shown only on a later turn of a thread: a value found in an earlier turn is written into the part,
+"""Shown only on a later turn of a thread: a value found in an earlier turn is written into the call,
 not looked up again (without it the 0.5B re-ran the earlier turn's lookup)."""
 
 
@@ -74,20 +81,18 @@ def _examples(later_turn: bool) -> list[dict[str, str]]:
     ]
 
 
-_NODE = re.compile(
-    r"^\s*(?P<id>\d+)[.)]\s*`?(?P<tool>[\w.\-]+)`?"
-    r"(?:\s*\(?\s*after\s+(?P<deps>\$?\d+(?:\s*(?:,|and)\s*\$?\d+)*)\s*\)?)?\s*:\s*(?P<purpose>.*\S)\s*$",
-    re.I,
-)
 _DECISION = re.compile(r"^\s*(?P<kind>none|ask)\s*:\s*(?P<text>.*\S)", re.I | re.S)
 
 
 class PlanNode(BaseModel):
-    """One intended call: the tool, the part of the request it does, the calls whose results it needs."""
+    """One intended call: the tool, the draft the planner wrote, the calls whose results it needs."""
 
     id: int
     tool: str
     purpose: str
+    """The part of the request the call does: the planner's draft call, as the caller is shown it."""
+    arguments: dict[str, Any] | None = None
+    """The planner's draft arguments (`$N` for a result); None where the planner wrote none."""
     depends_on: list[int] = Field(default_factory=list)
     error: str | None = None
     """Why the previous attempt at this call did not run (shown to the caller on its next attempt)."""
@@ -103,63 +108,75 @@ class CrewPlan(BaseModel):
     """For "none" the reason, for "ask" the question."""
 
 
-def _literal(text: str) -> str:
-    return json.dumps(text)
+def draft_text(name: str, arguments: dict[str, Any]) -> str:
+    """A call as a plan line writes it: `send_email(to=$1, body="See you at 5")`."""
+    return f"{name}({', '.join(f'{key}={_python(value)}' for key, value in arguments.items())})"
 
 
-def crew_plan_grammar(tool_names: list[str], first_id: int = 1) -> str:
-    """GBNF of a plan over `tool_names`: numbered lines from `first_id` (a later line may name earlier
-    calls after "after"), or one `none:` / `ask:` line."""
-    names = " | ".join(_literal(name) for name in tool_names)
-    lines = ""
-    for number in range(first_id + MAX_NODES - 1, first_id, -1):
-        lines = f'("\\n{number}. " later{" " + lines if lines else ""})?'
-    first = "tool" + (" deps?" if first_id > 1 else "") + ' ": " text'
-    return "\n".join(
-        [
-            f'root ::= "{first_id}. " first {lines} | ("none" | "ask") ": " text',
-            f"first ::= {first}",
-            'later ::= tool deps? ": " text',
-            f"tool ::= {names}",
-            'deps ::= " after " ref (", " ref)*',
-            'ref ::= "$" [1-9] [0-9]?',
-            "text ::= [^\\n]+",
-        ]
-    )
+def _python(value: Any) -> str:
+    """`value` as a Python literal of the plan format; a whole `$N` stays a bare reference."""
+    if isinstance(value, str):
+        return value if re.fullmatch(r"\$\d+", value) else json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list):
+        return f"[{', '.join(map(_python, value))}]"
+    if isinstance(value, dict):
+        return (
+            "{"
+            + ", ".join(f"{json.dumps(str(k), ensure_ascii=False)}: {_python(v)}" for k, v in value.items())
+            + "}"
+        )
+    return repr(value)
 
 
 def parse_crew_plan(text: str, tool_names: list[str] | None = None, first_id: int = 1) -> CrewPlan:
-    """The plan in `text`; ValueError when it holds neither plan lines nor a decision.
+    """The plan in `text`; ValueError when it holds neither a call line nor a decision.
 
-    Lines are renumbered by position from `first_id` (a small model copies numbers from the request),
-    `after` references to the line's own or later numbers are dropped, with `tool_names` a line
-    naming another tool is skipped, and a line that repeats an earlier one (tool, part and
-    dependencies) is one node: a small planner runs away repeating a line, and each copy's caller would
-    write the same call again. At most `MAX_NODES` nodes are kept.
+    Lines are read as the compiler planner's (`tinycrew.agents.compiler_planner.parse_plan`: numbered
+    by position from `first_id`, `$N` of earlier calls are dependencies, lines that are not calls are
+    skipped); with `tool_names` a call to another tool is skipped, and a line that repeats an earlier
+    one (tool and arguments) is one node: a small planner runs away repeating a line, and each copy
+    would run the same call again. At most `MAX_NODES` nodes are kept.
     """
     if decision := _DECISION.match(text.strip()):
         return CrewPlan(decision=decision["kind"].lower(), text=decision["text"].strip().splitlines()[0])
     nodes: list[PlanNode] = []
     renumber: dict[int, int] = {}
-    seen: dict[tuple[str, str, tuple[int, ...]], int] = {}
-    for line in text.splitlines():
-        match = _NODE.match(line)
-        if match is None or (tool_names is not None and match["tool"] not in tool_names):
+    seen: dict[str, int] = {}
+    for call in parse_plan(text, first_id):
+        if tool_names is not None and call.name not in tool_names:
             continue
         node_id = first_id + len(nodes)
-        written = [int(ref) for ref in re.findall(r"\d+", match["deps"] or "")]
-        deps = sorted({renumber.get(ref, ref) for ref in written if renumber.get(ref, ref) < node_id})
-        line = (match["tool"], match["purpose"], tuple(deps))
-        if line in seen:  # a line repeated word for word: its caller would write the same call again
-            renumber[int(match["id"])] = seen[line]
+        arguments = _renumbered(call.arguments, renumber)
+        deps = sorted({renumber.get(dep, dep) for dep in call.depends_on} & set(range(first_id, node_id)))
+        deps += [dep for dep in call.depends_on if dep < first_id]
+        key = json.dumps([call.name, arguments], sort_keys=True, default=str)
+        if key in seen:  # a line repeated word for word would run the same call again
+            renumber[call.id] = seen[key]
             continue
-        seen[line] = renumber[int(match["id"])] = node_id
-        nodes.append(PlanNode(id=node_id, tool=match["tool"], purpose=match["purpose"], depends_on=deps))
+        seen[key] = renumber[call.id] = node_id
+        purpose = draft_text(call.name, arguments)
+        nodes.append(
+            PlanNode(
+                id=node_id, tool=call.name, purpose=purpose, arguments=arguments, depends_on=sorted(deps)
+            )
+        )
         if len(nodes) == MAX_NODES:
             break
     if not nodes:
-        raise ValueError("no plan line ('1. tool: part of the request') and no 'none:' or 'ask:' line")
+        raise ValueError("no plan line ('1. tool(param=value)') and no 'none:' or 'ask:' line")
     return CrewPlan(decision="calls", nodes=nodes)
+
+
+def _renumbered(value: Any, renumber: dict[int, int]) -> Any:
+    """`value` with each whole `$N` pointing at N's node once skipped or repeated lines are gone."""
+    if isinstance(value, str) and re.fullmatch(r"\$\d+", value.strip()):
+        number = int(value.strip()[1:])
+        return f"${renumber.get(number, number)}"
+    if isinstance(value, list):
+        return [_renumbered(item, renumber) for item in value]
+    if isinstance(value, dict):
+        return {key: _renumbered(item, renumber) for key, item in value.items()}
+    return value
 
 
 def crew_planner_messages(
@@ -169,16 +186,17 @@ def crew_planner_messages(
     feedback: str | None = None,
     examples: list[dict[str, str]] | None = None,
 ) -> list[dict[str, Any]]:
-    """The planner's prompt: the tools as a compact catalog (the caller sees full schemas), retrieved
-    solved `examples` ({"query", "plan"}, most similar last) then the fixed worked examples, the
-    request; on a replan also the calls made, their results and the joiner's note."""
+    """The planner's prompt: the tools' schemas, retrieved solved `examples` ({"query", "plan"}, most
+    similar last) then the fixed worked examples, the request; on a replan also the calls made, their
+    results and the joiner's note."""
+    functions = "\n".join(json.dumps(tool.get("function", tool), ensure_ascii=False) for tool in tools)
     user = task
     if calls:
         user += f"\n\nCalls already made:\n{history_text(calls)}"
         user += f"\n\nNot done yet: {feedback or 'plan the remaining calls'}."
         user += f" Number new calls from {calls[-1].id + 1}."
     return [
-        {"role": "system", "content": SYSTEM.format(tools=tool_catalog(tools))},
+        {"role": "system", "content": SYSTEM.format(tools=functions or "(none)")},
         *[
             message
             for example in reversed(examples or [])
@@ -201,7 +219,8 @@ async def plan_crew(
     on_token: TokenSink | None = None,
     examples: list[dict[str, str]] | None = None,
 ) -> RoleStep:
-    """Write the plan; `parsed` is a `CrewPlan` whose nodes are numbered after the calls already made."""
+    """Write the plan; `parsed` is a `CrewPlan` whose nodes are numbered after the calls already made.
+    Backends that take a GBNF grammar decode under `plan_grammar`; others write freely, read leniently."""
     names = [tool.get("function", tool)["name"] for tool in tools]
     first_id = calls[-1].id + 1 if calls else 1
     messages = crew_planner_messages(task, tools, calls, feedback, examples)
@@ -210,11 +229,11 @@ async def plan_crew(
         model,
         messages,
         lambda result: parse_crew_plan(result.content, names, first_id),
-        expected=f"Write numbered lines 'N. tool: part of the request' (tools: {', '.join(names)}), "
-        "or one line 'none: <why>' or 'ask: <question>'.",
+        expected="Write numbered calls '1. tool(param=value, ...)' (tools: "
+        f"{', '.join(names)}), or one line 'none: <why>' or 'ask: <question>'.",
         on_token=on_token,
-        grammar=crew_plan_grammar(names, first_id),
-        max_tokens=60 * MAX_NODES,
+        grammar=plan_grammar(tools, first_id, decisions=True),
+        max_tokens=600,
         logprobs=True,
     )
     return RoleStep(

@@ -28,8 +28,7 @@ def _show_update(node: str, changes: dict[str, Any]) -> None:
         console.print(f"[cyan]gate[/cyan] {decision}")
     elif node == "planner" and changes.get("plan"):
         for step in changes["plan"]:  # the crew planner's DAG (tinycrew.agents.crew_planner)
-            after = f" after {', '.join(f'${dep}' for dep in step.depends_on)}" if step.depends_on else ""
-            console.print(f"[cyan]plan[/cyan] {escape(f'{step.id}. {step.tool}{after}: {step.purpose}')}")
+            console.print(f"[cyan]plan[/cyan] {escape(f'{step.id}. {step.purpose}')}")
     elif node == "planner" and "rationale" in changes:
         console.print(f"[cyan]planner[/cyan] {changes['rationale']} -> [bold]{changes['next']}[/bold]")
     elif node in ("planner", "caller", "model") and changes.get("pending"):

@@ -8,10 +8,10 @@ train split is used: the eval split stays unseen (`split_of`).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from typing import Any
 
+from tinycrew.agents.crew_planner import draft_text
 from tinycrew.evals.desktop import Call, Task, load_tasks
 from tinycrew.retrieval.examples import ExampleRetriever
 
@@ -23,20 +23,16 @@ def _value(value: Any) -> Any:
 
 
 def plan_lines(plan: list[Call]) -> str:
-    """A plan in the crew planner's format, `N. tool after $K: name "value"; ...`.
+    """A plan in the crew planner's format, one numbered call per line with `$K` for call K's result.
 
     >>> plan_lines([Call(1, "get_email_address", {"name": "Odile"}),
     ...             Call(2, "compose_new_email", {"recipients": ["$1"]}, frozenset({1}))])
-    '1. get_email_address: name "Odile"\\n2. compose_new_email after $1: recipients ["$1"]'
+    '1. get_email_address(name="Odile")\\n2. compose_new_email(recipients=[$1])'
     """
-    lines = []
-    for number, call in enumerate(plan, start=1):
-        after = f" after {', '.join(f'${dep}' for dep in sorted(call.deps))}" if call.deps else ""
-        values = "; ".join(
-            f"{key} {json.dumps(_value(value), ensure_ascii=False)}" for key, value in call.args.items()
-        )
-        lines.append(f"{number}. {call.name}{after}: {values}")
-    return "\n".join(lines)
+    return "\n".join(
+        f"{number}. {draft_text(call.name, {key: _value(value) for key, value in call.args.items()})}"
+        for number, call in enumerate(plan, start=1)
+    )
 
 
 def desktop_examples(tasks: Iterable[Task] | None = None) -> tuple[ExampleRetriever, dict[str, str]]:

@@ -4,13 +4,14 @@ gate -> planner -> caller -> executor -> caller ... -> [joiner -> planner] -> su
 
 - The gate asks the model, in its own tool-calling template, whether the request needs a tool at all
   (`tinycrew.agents.gate`); if not, its text reply is the answer and the run ends.
-- The planner writes the DAG of intended calls: for each, the tool, the part of the request it does and
-  the calls whose results it needs; or it decides that no tool applies, or asks the user for a missing
-  value (then the run ends with the question as its answer).
-- The caller writes each ready node's arguments under that one tool's schema constraint, seeing the
-  request, the node's part and the results of the calls it depends on (not `$N` placeholders: it takes
-  the value it needs out of a result). A call a policy sends back, or whose arguments fail validation,
-  goes back to the caller with the message, at most `Limits.max_retries` times.
+- The planner writes the DAG of intended calls as draft calls under each tool's typed schema grammar,
+  `$N` standing for call N's result; or it decides that no tool applies, or asks the user for a
+  missing value (then the run ends with the question as its answer).
+- A draft that uses no result runs as the planner wrote it. The caller writes the arguments of a call
+  that uses results, under that one tool's schema constraint, seeing the request, the draft and the
+  results (not `$N` placeholders: it takes the value it needs out of a result). A call a policy sends
+  back, or whose arguments fail validation, goes back to the caller with the message, at most
+  `Limits.max_retries` times.
 - The executor runs every ready call at once; nodes whose dependencies are done become ready next.
 - The joiner runs only when a call failed: a plan whose calls all ran is done, since its dependencies
   were planned up front. It finishes or replans (at most `Limits.max_replans` times).
@@ -98,14 +99,37 @@ def build_crew(context: GraphContext) -> StateGraph:
         sink = token_sink(config, "planner")
         task, shots = request_text(state), state.get("examples")
         step = await plan_crew(model, task, tools, state["calls"], state.get("feedback"), sink, shots)
-        record(context, run_id_of(config), state["steps"], step)
-        plan = step.parsed
+        plan, run_id = step.parsed, run_id_of(config)
         update = base | {"steps": state["steps"] + 1, "usage": usage_of(step)}
+        drafts = [node for node in plan.nodes if _runs_as_drafted(node)]
+        if not drafts:
+            record(context, run_id, state["steps"], step)
         if plan.decision == "ask":
             return update | {"answer": plan.text, "outcome": "asked", "next": "end"}
         if plan.decision == "none":
             return update | {"outcome": "success" if state["calls"] else "gave_up", "next": "summarizer"}
-        return update | {"plan": plan.nodes, "next": "caller"}
+        if not drafts:
+            return update | {"plan": plan.nodes, "next": "caller"}
+        # The drafts that use no result run as written, through the one policy hook; the planner's step
+        # is recorded with their results. A draft sent back goes to the caller with the message.
+        fresh = max([0, *(node.id for node in plan.nodes), *(call.id for call in state["calls"])]) + 1
+        drafted = [PlannedCall(id=node.id, name=node.tool, arguments=node.arguments or {}) for node in drafts]
+        written, lookups = await _with_lookups(context, drafted, state["calls"], fresh)
+        checked = check_calls(context, state, written)
+        first = {"name": written[0].name, "arguments": written[0].arguments}
+        row = open_record(context, run_id, state["steps"], step, first, checked)
+        nodes, calls = plan.nodes, [*state["calls"], *lookups]
+        for refused in checked.refused:
+            nodes, ended = _retry(nodes, refused, context.limits.max_retries, checked.stop)
+            calls += ended
+        update |= {"plan": nodes, "calls": calls, "pending": checked.run, "told": list(checked.told)}
+        if checked.run and row is not None:
+            update["open_steps"] = {drafts[0].id: row | {CALL_IDS: [call.id for call in checked.run]}}
+        elif row is not None:
+            commit_step(context, row, checked.refused)
+        if checked.run:
+            return update | {"next": "executor"}
+        return update | {"next": "caller" if nodes else _after_calls(context, state, calls)}
 
     async def caller(state: RunState, config: RunnableConfig) -> dict[str, Any]:
         if step_limit_reached(context, state):
@@ -143,11 +167,11 @@ def build_crew(context: GraphContext) -> StateGraph:
             sink = token_sink(config, "caller")
             if len(group) == 1:
                 step = await call_tool(
-                    model, request_text(state), tools, deps, "", first.error, sink, part=first.purpose
+                    model, request_text(state), tools, deps, "", first.error, sink, part=_part(first)
                 )
                 written_calls = [step.parsed]
             else:
-                parts = json.dumps([node.purpose for node in group], ensure_ascii=False)
+                parts = json.dumps([_part(node) for node in group], ensure_ascii=False)
                 most = max(len(group), MAX_CALLS_PER_PART)
                 step = await call_tools(model, request_text(state), tools, deps, parts, None, sink, most)
                 written_calls = step.parsed
@@ -158,11 +182,9 @@ def build_crew(context: GraphContext) -> StateGraph:
                 written = PlannedCall(
                     id=call_id, name=call.name, arguments=call.arguments, depends_on=first.depends_on
                 )
-                if context.lookups:
-                    known = [*state["calls"], *lookups]
-                    written, found = await look_up_sources(context.registry, written, known, fresh)
-                    lookups += found
-                    fresh += len(found)
+                [written], found = await _with_lookups(context, [written], [*state["calls"], *lookups], fresh)
+                lookups += found
+                fresh += len(found)
                 planned.append(written)
                 ids.append(call_id)
             fanned[first.id] = ids
@@ -265,7 +287,9 @@ def build_crew(context: GraphContext) -> StateGraph:
         "gate", router(lambda s: END if s["next"] == "end" else s["next"]), ["planner", "summarizer", END]
     )
     graph.add_conditional_edges(
-        "planner", router(lambda s: END if s["next"] == "end" else s["next"]), ["caller", "summarizer", END]
+        "planner",
+        router(lambda s: END if s["next"] == "end" else s["next"]),
+        ["executor", "caller", "joiner", "summarizer", END],
     )
     graph.add_conditional_edges(
         "caller", router(lambda s: s["next"]), ["executor", "caller", "joiner", "summarizer"]
@@ -274,6 +298,35 @@ def build_crew(context: GraphContext) -> StateGraph:
     graph.add_conditional_edges("joiner", router(lambda s: s["next"]), ["planner", "summarizer"])
     graph.add_edge("summarizer", END)
     return graph
+
+
+async def _with_lookups(
+    context: GraphContext, written: list[PlannedCall], known: list[CallRecord], fresh: int
+) -> tuple[list[PlannedCall], list[CallRecord]]:
+    """The calls with their sourced values looked up where the agent does lookups
+    (`tinycrew.graphs.lookups`), and the lookup calls that ran (ids from `fresh`)."""
+    if not context.lookups:
+        return written, []
+    looked_up: list[PlannedCall] = []
+    lookups: list[CallRecord] = []
+    for call in written:
+        call, found = await look_up_sources(context.registry, call, [*known, *lookups], fresh + len(lookups))
+        looked_up.append(call)
+        lookups += found
+    return looked_up, lookups
+
+
+def _runs_as_drafted(node: PlanNode) -> bool:
+    """Whether the planner's draft runs as written: it uses no result (the caller takes a value out of a
+    result) and was not sent back (the caller fixes it with the message)."""
+    return node.arguments is not None and not node.depends_on and not node.attempts
+
+
+def _part(node: PlanNode) -> str:
+    """What the caller is told the call does: the planner's draft, its `$N` explained."""
+    if node.depends_on and node.arguments is not None:
+        return f"{node.purpose}, where $N is the result of call N"
+    return node.purpose
 
 
 def _caller_groups(ready: list[PlanNode]) -> list[list[PlanNode]]:

@@ -66,7 +66,9 @@ async def look_up_sources(
     lookups: list[CallRecord] = []
     needed: list[int] = []
     for parameter, source in sources.items():
-        value = arguments.get(parameter)
+        if parameter not in arguments:  # left out: the tool's default applies, nothing to look up
+            continue
+        value = arguments[parameter]
         items = value if isinstance(value, list) else [value]
         resolved: list[Any] = []
         for item in items:
