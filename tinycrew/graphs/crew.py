@@ -1,6 +1,6 @@
 """The crew graph, the default: α-UMi's roles over an LLMCompiler DAG.
 
-gate -> planner -> caller -> executor -> caller ... -> [joiner -> planner] -> summarizer
+gate -> planner -> executor -> caller -> executor ... -> [joiner -> planner] -> summarizer
 
 - The gate asks the model, in its own tool-calling template, whether the request needs a tool at all
   (`tinycrew.agents.gate`); if not, its text reply is the answer and the run ends.
