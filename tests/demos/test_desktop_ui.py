@@ -142,7 +142,7 @@ def test_note_request_approved_in_the_browser_lands_on_disk(ui_server: UIServer,
     print(f"note: {notes[0]}: {text.strip()!r}")
 
     roles = page.locator("#trajectory tr.step").evaluate_all("rows => rows.map(r => r.dataset.role)")
-    assert "caller" in roles, roles
+    assert "crew_planner" in roles, roles  # the planner's draft ran as written: its step made the call
     assert page.locator("#trajectory .tag.local").count() == len(roles)  # no cloud configured: all local
     assert page.locator('#dag g.node[data-state="ok"]').count() >= 1
     assert not errors, errors

@@ -4,8 +4,8 @@
 `llama_cpp.server` on 127.0.0.1, in the llama.cpp dialect (GBNF and schema-constrained calls over
 HTTP) and as a plain endpoint that takes no constraint at all (`capabilities` says only tools and
 logprobs: roles fall back to native tools and lenient reading with a validation retry); (c) the
-transformers backend on the same GGUF weights; (d) a mix, planner on (b) and caller (compiler:
-joiner) on (a). Each run must end with the tool's real result in a call and an answer.
+transformers backend on the same GGUF weights; (d) a mix, planner on (b) and
+summarizer (and caller) on (a). Each run must end with the tool's real result in a call and an answer.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def _models(backend: str, request: pytest.FixtureRequest) -> Any:
     remote = OpenAIChatModel(server.model, base_url=server.base_url, dialect="llama.cpp", temperature=0.0)
     if backend == "mix":
         local = request.getfixturevalue("default_model")
-        return {"default": remote, "planner": remote, "caller": local, "joiner": local, "react": local}
+        return {"default": remote, "planner": remote, "summarizer": local, "caller": local, "react": local}
     return remote
 
 

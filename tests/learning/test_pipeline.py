@@ -1,5 +1,5 @@
 """`tinycrew train` end to end at toy scale: the packaged 0.5B as teacher on two BFCL train entries,
-verified runs -> datasets -> stage 1 and the caller's stage 2 (one step each) -> GGUF adapters
+verified runs -> datasets -> stage 1 and the crew planner's stage 2 (one step each) -> GGUF adapters
 registered on the quantized base -> the eval split before and after. Nothing is downloaded.
 
 The adapters are registered in a temporary registry (`adapters_dir` patched), never the user's.
@@ -23,7 +23,7 @@ QUESTION = [{"role": "user", "content": "Which tool would you use to add two num
 TOY = [
     "train", "--teacher", DEFAULT_MODEL, "--tasks", "bfcl", "--category", "simple_python",
     "--limit", "2", "--eval-limit", "1", "--max-steps", "1", "--lora-r", "4", "--max-length", "320",
-    "--learning-rate", "5e-3", "--name", "toy", "--role", "caller",
+    "--learning-rate", "5e-3", "--name", "toy", "--role", "crew_planner",
 ]  # fmt: skip
 
 
@@ -53,9 +53,9 @@ def test_train_runs_every_stage_and_its_adapters_change_the_served_model(
     report = json.loads((out / "report.json").read_text())
     assert report["verified_runs"] >= 1, result.output
     adapters = report["adapters"]
-    assert set(adapters) == {"backbone", "caller"}, adapters  # stage 2 only for the --role asked
+    assert set(adapters) == {"backbone", "crew_planner"}, adapters  # stage 2 only for the --role asked
     assert report["bindings"]["default"] == f"{DEFAULT_MODEL}+toy-backbone"
-    assert report["bindings"]["caller"] == f"{DEFAULT_MODEL}+toy-caller"
+    assert report["bindings"]["planner"] == f"{DEFAULT_MODEL}+toy-crew_planner"  # the crew's planner
     [bfcl] = report["evals"]
     assert bfcl["task_set"] == "bfcl" and bfcl["n"] == 1
     assert "held-out split" in result.output and "bfcl" in result.output
@@ -68,7 +68,7 @@ def test_train_runs_every_stage_and_its_adapters_change_the_served_model(
         assert card["scores"]["bfcl"]["n"] == 1
 
     base_text, base_logprobs = first_token_logprobs(DEFAULT_MODEL)
-    for name in (adapters["caller"], adapters["backbone"]):
+    for name in (adapters["crew_planner"], adapters["backbone"]):
         text, logprobs = first_token_logprobs(f"{DEFAULT_MODEL}+{name}")
         changed = text != base_text or any(
             abs(a - b) > 1e-3 for a, b in zip(logprobs, base_logprobs, strict=False)

@@ -189,16 +189,16 @@ def test_registered_adapter_loads_as_base_plus_name(tmp_home: Path, adapter_file
 
 
 def test_registered_adapter_serves_an_agent_role(tmp_home: Path, adapter_files: dict[str, Path]) -> None:
-    """The caller's steps run with its adapter, the other roles' on the plain base, in one graph run."""
+    """The planner's steps run with its adapter, the other roles' on the plain base, in one graph run."""
     from tinycrew.graphs import Agent
     from tinycrew.tools.builtin import builtin_tools
 
-    register_adapter(adapter_files["two"], "caller-v3", DEFAULT_MODEL, {})
-    models = {"caller": f"{DEFAULT_MODEL}+caller-v3", "default": DEFAULT_MODEL}
+    register_adapter(adapter_files["two"], "planner-v3", DEFAULT_MODEL, {})
+    models = {"planner": f"{DEFAULT_MODEL}+planner-v3", "default": DEFAULT_MODEL}
     agent = Agent(builtin_tools(), models=models, checkpointer="memory", record=False, min_similarity=None)
-    assert agent.models["caller"]._loaded is agent.models["default"]._loaded
+    assert agent.models["planner"]._loaded is agent.models["default"]._loaded
     result = agent.run("What is 17 times 23?")
-    assert set(result.usage) == {DEFAULT_MODEL, f"{DEFAULT_MODEL}+caller-v3"}, result.usage
+    assert set(result.usage) == {DEFAULT_MODEL, f"{DEFAULT_MODEL}+planner-v3"}, result.usage
 
 
 def tiny_peft_dir(out: Path, **lora: object) -> Path:

@@ -89,9 +89,23 @@ class TrainReport:
         return table
 
 
+AGENT_ROLES = {"crew_planner": "planner"}
+"""Step roles whose model an `Agent` binds under another name: the crew graph's planner steps are
+recorded as `crew_planner` (apart from umi's `planner` steps) and run on the model bound to "planner"."""
+
+
 def role_bindings(base: str, adapters: dict[str, str]) -> dict[str, str]:
-    """The `Agent(models=...)` of a trained set: each role its own adapter, the rest the stage-1 one."""
-    bindings = {role: f"{base}+{name}" for role, name in adapters.items() if role != BACKBONE_ROLE}
+    """The `Agent(models=...)` of a trained set: each role its own adapter, the rest the stage-1 one.
+    A `crew_planner` adapter serves "planner" unless an adapter trained on "planner" steps is there.
+
+    >>> role_bindings("m", {"backbone": "v1-backbone", "crew_planner": "v1-crew_planner"})
+    {'planner': 'm+v1-crew_planner', 'default': 'm+v1-backbone'}
+    """
+    bindings = {
+        AGENT_ROLES.get(role, role) if AGENT_ROLES.get(role, role) not in adapters else role: f"{base}+{name}"
+        for role, name in adapters.items()
+        if role != BACKBONE_ROLE
+    }
     backbone = adapters.get(BACKBONE_ROLE)
     bindings["default"] = f"{base}+{backbone}" if backbone else base
     return bindings
