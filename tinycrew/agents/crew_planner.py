@@ -30,7 +30,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from tinycrew.agents.common import EARLIER_TURNS, CallRecord, RoleStep, TokenSink, history_text
-from tinycrew.agents.compiler_planner import MAX_CALLS, parse_plan, plan_grammar
+from tinycrew.agents.compiler_planner import MAX_CALLS, parse_plan, plan_grammar, reference
 from tinycrew.agents.constrained import run_structured
 from tinycrew.models import ChatModel
 
@@ -169,8 +169,7 @@ def parse_crew_plan(text: str, tool_names: list[str] | None = None, first_id: in
 
 def _renumbered(value: Any, renumber: dict[int, int]) -> Any:
     """`value` with each whole `$N` pointing at N's node once skipped or repeated lines are gone."""
-    if isinstance(value, str) and re.fullmatch(r"\$\d+", value.strip()):
-        number = int(value.strip()[1:])
+    if (number := reference(value)) is not None:
         return f"${renumber.get(number, number)}"
     if isinstance(value, list):
         return [_renumbered(item, renumber) for item in value]
