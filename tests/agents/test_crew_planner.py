@@ -1,12 +1,24 @@
-"""The crew planner's plan format: draft calls, parsed leniently and renumbered, and its grammar."""
+"""The crew planner's plan format: draft calls, parsed leniently and renumbered, its grammar, and
+the further call it writes where it ended a plan unsure."""
 
 from __future__ import annotations
+
+import asyncio
 
 import pytest
 
 from tinycrew.agents import CallRecord
 from tinycrew.agents.compiler_planner import plan_grammar
-from tinycrew.agents.crew_planner import MAX_NODES, crew_planner_messages, parse_crew_plan
+from tinycrew.agents.crew_planner import (
+    MAX_NODES,
+    PlanNode,
+    crew_planner_messages,
+    draft_text,
+    extend_plan,
+    grounded,
+    parse_crew_plan,
+)
+from tinycrew.models import ChatResult
 
 NAMES = ["find_email", "send_email", "get_weather"]
 PARAMETERS = {"type": "object", "properties": {"city": {"type": "string"}, "days": {"type": "integer"}}}
@@ -121,3 +133,58 @@ def test_a_line_repeated_word_for_word_is_one_node_and_references_to_it_follow()
         (2, "send_email", {"to": "Kofi", "body": "$1"}, [1]),
         (3, "get_weather", {"city": "Lima"}, []),
     ]
+
+
+def _node(node_id: int, tool: str, **arguments: object) -> PlanNode:
+    return PlanNode(id=node_id, tool=tool, purpose=draft_text(tool, arguments), arguments=arguments)
+
+
+def test_a_further_call_is_grounded_when_its_new_values_are_written_in_the_request() -> None:
+    request = "The resistance of a 5 m wire, 0.01 m2 across, of copper and of aluminum?"
+    copper = _node(1, "resistance", length=5, area=0.01, metal="copper")
+    assert grounded(_node(2, "resistance", length=5, area=0.01, metal="Aluminum"), [copper], request)
+    assert not grounded(_node(2, "resistance", length=5, area=0.01, metal="silver"), [copper], request)
+    assert not grounded(_node(2, "resistance", length=7, area=0.01, metal="copper"), [copper], request)
+    assert not grounded(_node(2, "resistance", length=5, area=0.01, metal="copper"), [copper], request)
+    assert not grounded(_node(2, "resistance", length=5, area=0.01, exact=True), [copper], request)
+    assert not grounded(_node(2, "resistance", length=5, metal="$1"), [copper], request)
+    assert not grounded(_node(2, "lookup"), [copper], request)
+
+
+def test_numbers_are_read_as_whole_numbers_and_thousands_separators_are_ignored() -> None:
+    request = "Split 1,500 between 3 people, then between 15 people."
+    first = _node(1, "split", amount=1500, people=3)
+    assert grounded(_node(2, "split", amount=1500.0, people=15), [first], request)
+    assert not grounded(_node(2, "split", amount=1500, people=5), [first], request)
+    assert not grounded(_node(2, "split", amount=1500, people=1.5), [first], request)
+
+
+def test_a_grammar_with_min_calls_wants_that_many_lines_and_no_decision() -> None:
+    from llama_cpp import LlamaGrammar
+
+    tools = [{"type": "function", "function": {"name": "get_weather", "parameters": PARAMETERS}}]
+    grammar = plan_grammar(tools, decisions=True, min_calls=2)
+    LlamaGrammar.from_string(grammar, verbose=False)
+    assert '("\\n2. " later' in grammar and '"none"' not in grammar.splitlines()[0]
+    assert not grammar.splitlines()[0].rstrip().endswith(")?")
+
+
+@pytest.mark.slow
+def test_an_unsure_plan_end_gets_the_instance_it_left_out_and_no_invented_one(default_model) -> None:
+    """The plan is given (the one the 0.5B might end unsure); the model writes the extension."""
+    weather = {
+        "type": "function",
+        "function": {"name": "get_weather", "parameters": {**PARAMETERS, "required": ["city"]}},
+    }
+    names = ["get_weather"]
+    task = "What is the weather in Oslo and in Lima?"
+    messages = crew_planner_messages(task, [weather], [])
+    first = parse_crew_plan('1. get_weather(city="Oslo")', names)
+    result = ChatResult(model=default_model.name, content='1. get_weather(city="Oslo")')
+    _, plan = asyncio.run(extend_plan(default_model, messages, [weather], task, result, first, 1))
+    assert [node.arguments["city"] for node in plan.nodes] == ["Oslo", "Lima"]
+
+    task = "What is the weather in Oslo?"
+    messages = crew_planner_messages(task, [weather], [])
+    _, plan = asyncio.run(extend_plan(default_model, messages, [weather], task, result, first, 1))
+    assert [node.arguments for node in plan.nodes] == [{"city": "Oslo"}]

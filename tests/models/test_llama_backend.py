@@ -112,6 +112,14 @@ def test_logprobs_are_returned_when_asked(default_model) -> None:
     assert default_model.chat(ask("Say hello."), max_tokens=8).logprobs is None
 
 
+def test_the_probability_of_ending_is_known_only_when_the_model_ended(default_model) -> None:
+    ended = default_model.chat(ask("Answer with one word: yes or no? Is 7 odd?"), max_tokens=20, logprobs=True)
+    assert ended.finish_reason == "stop" and ended.stop_logprob is not None
+    assert -20 < ended.stop_logprob <= 0
+    cut = default_model.chat(ask("Count from 1 to 50."), max_tokens=4, logprobs=True)
+    assert cut.finish_reason == "length" and cut.stop_logprob is None
+
+
 def test_async_chat_and_stream(default_model) -> None:
     async def run() -> tuple[str, str]:
         result = await default_model.achat(ask("Name one planet."), max_tokens=10)

@@ -136,29 +136,35 @@ class _PlanGrammar:
         return f'{open_call} {start}{optional} ")"'
 
 
-def plan_grammar(tools: list[dict[str, Any]], first_id: int = 1, decisions: bool = False) -> str:
+def plan_grammar(
+    tools: list[dict[str, Any]], first_id: int = 1, decisions: bool = False, min_calls: int = 1
+) -> str:
     """GBNF of a plan: numbered lines `N. tool(p=v, ...)`, or one plain sentence when no tool fits
     (with `decisions`, instead one line `none: <why>` or `ask: <question>`, as the crew planner writes).
+    With `min_calls` > 1 only a plan of at least that many lines (and no sentence or decision).
 
     Each value is a Python literal of its parameter's type, or a reference `$N`, except in the first
     call of a first plan (nothing ran before it). Keyword arguments come in schema order, each at most
     once (small models otherwise repeat one: "duration=20, duration=15"), and every required one is
     there (the 0.5B left some out in a tenth of BFCL's parallel entries, so those calls never ran).
     """
-    return _plan_grammar(json.dumps([tool.get("function", tool) for tool in tools]), first_id, decisions)
+    functions = json.dumps([tool.get("function", tool) for tool in tools])
+    return _plan_grammar(functions, first_id, decisions, min(max(min_calls, 1), MAX_CALLS))
 
 
 @lru_cache(maxsize=64)
-def _plan_grammar(functions_json: str, first_id: int, decisions: bool) -> str:
+def _plan_grammar(functions_json: str, first_id: int, decisions: bool, min_calls: int) -> str:
     functions = json.loads(functions_json)
     builder = _PlanGrammar()
     first = " | ".join(builder.call(function, first_id > 1) for function in functions)
     later = " | ".join(builder.call(function, True) for function in functions)
     lines = ""  # numbered in order: left free, the 0.5B copies numbers from the task ("12. ...")
     for number in range(first_id + MAX_CALLS - 1, first_id, -1):
-        lines = f'("\\n{number}. " later{" " + lines if lines else ""})?'
+        optional = "?" if number >= first_id + min_calls else ""
+        lines = f'("\\n{number}. " later{" " + lines if lines else ""}){optional}'
+    other = DECISION_RULE if decisions else PROSE_RULE
     head = [
-        f'root ::= "{first_id}. " first {lines} | {DECISION_RULE if decisions else PROSE_RULE}',
+        f'root ::= "{first_id}. " first {lines}' + (f" | {other}" if min_calls == 1 else ""),
         f"first ::= {first}",
         f"later ::= {later}",
     ]

@@ -41,7 +41,7 @@ def constraint_for(
     return {}
 
 
-def _added(first: ChatResult, second: ChatResult) -> ChatResult:
+def both_attempts(first: ChatResult, second: ChatResult) -> ChatResult:
     """`second` carrying the tokens and time of both attempts, so the step's cost is whole."""
     usage = second.usage.model_copy(
         update={
@@ -79,7 +79,7 @@ async def run_structured(
             {"role": "assistant", "content": result.content},
             {"role": "user", "content": f"That reply could not be read ({error}). {expected}"},
         ]
-        second = _added(result, await run_model(model, retry, on_token, **options))
+        second = both_attempts(result, await run_model(model, retry, on_token, **options))
         try:
             return second, read(second)
         except ValueError as again:

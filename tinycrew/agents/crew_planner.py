@@ -24,17 +24,20 @@ radius is one number); with parts it wrote one line for all instances and the ca
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from tinycrew.agents.common import EARLIER_TURNS, CallRecord, RoleStep, TokenSink, history_text
+from tinycrew.agents.common import EARLIER_TURNS, CallRecord, RoleStep, TokenSink, history_text, run_model
 from tinycrew.agents.compiler_planner import MAX_CALLS, parse_plan, plan_grammar, reference
-from tinycrew.agents.constrained import run_structured
-from tinycrew.models import ChatModel
+from tinycrew.agents.constrained import both_attempts, constraint_for, run_structured
+from tinycrew.models import ChatModel, ChatResult
 
 MAX_NODES = MAX_CALLS
+EXTEND_BELOW = 0.995
+"""A plan the model ended with less than this probability is asked for one more call (`extend_plan`)."""
 
 SYSTEM = """You plan the tool calls that do a user's request. Write one numbered line per call, a call \
 with keyword arguments and Python literals:
@@ -217,9 +220,11 @@ async def plan_crew(
     feedback: str | None = None,
     on_token: TokenSink | None = None,
     examples: list[dict[str, str]] | None = None,
+    extend_below: float | None = EXTEND_BELOW,
 ) -> RoleStep:
     """Write the plan; `parsed` is a `CrewPlan` whose nodes are numbered after the calls already made.
-    Backends that take a GBNF grammar decode under `plan_grammar`; others write freely, read leniently."""
+    Backends that take a GBNF grammar decode under `plan_grammar`; others write freely, read leniently.
+    A plan the model ended unsure (`extend_below`, None for never) goes through `extend_plan`."""
     names = [tool.get("function", tool)["name"] for tool in tools]
     first_id = calls[-1].id + 1 if calls else 1
     messages = crew_planner_messages(task, tools, calls, feedback, examples)
@@ -235,6 +240,92 @@ async def plan_crew(
         max_tokens=600,
         logprobs=True,
     )
+    if extend_below is not None and _unsure_end(result, plan, extend_below):
+        result, plan = await extend_plan(model, messages, tools, task, result, plan, first_id)
     return RoleStep(
         role="crew_planner", model=model.name, messages=messages, tools=tools, result=result, parsed=plan
     )
+
+
+def _unsure_end(result: ChatResult, plan: CrewPlan, extend_below: float) -> bool:
+    """Whether the model ended a plan of calls with a probability under `extend_below`."""
+    if plan.decision != "calls" or len(plan.nodes) >= MAX_NODES or result.stop_logprob is None:
+        return False
+    return math.exp(result.stop_logprob) < extend_below
+
+
+async def extend_plan(
+    model: ChatModel,
+    messages: list[dict[str, Any]],
+    tools: list[dict[str, Any]],
+    task: str,
+    result: ChatResult,
+    plan: CrewPlan,
+    first_id: int,
+) -> tuple[ChatResult, CrewPlan]:
+    """The plan with the calls the model writes when it may not end where it did, those grounded in
+    the request only; else the plan as it was.
+
+    A 0.5B planner that hesitated at its end (it gave ending under `EXTEND_BELOW`) had most often
+    left out an instance ("resistivity of copper and aluminum": one call, for copper). Decoded again
+    under a grammar that wants one line more, it writes the next call; that call is kept only where
+    each value it does not share with an earlier call of its tool is written in the request
+    (`grounded`), so an invented instance (the prime factors of 450 *and* of 15) is not. Greedy
+    decoding writes the same first lines again from the cached prompt; a plan that differs there
+    is not used.
+    """
+    written = len(parse_plan(result.content, first_id))
+    options = constraint_for(model, plan_grammar(tools, first_id, min_calls=written + 1))
+    if not options:
+        return result, plan
+    longer = await run_model(model, messages, None, max_tokens=600, **options)
+    names = [tool.get("function", tool)["name"] for tool in tools]
+    try:
+        extended = parse_crew_plan(longer.content, names, first_id)
+    except ValueError:
+        return result, plan
+    kept = len(plan.nodes)
+    if [(n.tool, n.arguments) for n in extended.nodes[:kept]] != [(n.tool, n.arguments) for n in plan.nodes]:
+        return result, plan
+    while kept < len(extended.nodes) and grounded(extended.nodes[kept], extended.nodes[:kept], task):
+        kept += 1
+    if kept == len(plan.nodes):
+        return result, plan
+    nodes = extended.nodes[:kept]
+    text = "\n".join(f"{node.id}. {node.purpose}" for node in nodes)
+    longer = longer.model_copy(update={"content": text, "stop_logprob": None})
+    return both_attempts(result, longer), CrewPlan(decision="calls", nodes=nodes)
+
+
+def grounded(node: PlanNode, earlier: list[PlanNode], request: str) -> bool:
+    """Whether `node` is a call the request asks for beside `earlier`: it has a value no earlier call
+    of its tool has, and every such value is written in the request (a number as digits, a text
+    case-insensitively; a `$N`, a boolean or None is never written)."""
+    shared = {
+        (other.tool, key, json.dumps(value, sort_keys=True))
+        for other in earlier
+        for key, value in (other.arguments or {}).items()
+    }
+    text = re.sub(r"(?<=\d),(?=\d{3})", "", request).lower()
+    new = [
+        value
+        for key, value in (node.arguments or {}).items()
+        if (node.tool, key, json.dumps(value, sort_keys=True)) not in shared
+    ]
+    return bool(new) and all(_written(value, text) for value in new)
+
+
+def _written(value: Any, text: str) -> bool:
+    """Whether `value` appears in the lower-cased `text`."""
+    if isinstance(value, bool) or value is None or reference(value) is not None:
+        return False
+    if isinstance(value, str):
+        return bool(value.strip()) and value.strip().lower() in text
+    if isinstance(value, int | float):
+        forms = {repr(value), str(int(value))} if float(value).is_integer() else {repr(value)}
+        return any(re.search(rf"(?<![\d.]){re.escape(form)}(?![\d]|\.\d)", text) for form in forms)
+    if isinstance(value, list):
+        return bool(value) and all(_written(item, text) for item in value)
+    if isinstance(value, dict):
+        return bool(value) and all(_written(item, text) for item in value.values())
+    return False

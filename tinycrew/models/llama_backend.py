@@ -189,6 +189,13 @@ class _LogprobRecorder:
         self.previous_lse = top + float(np.log(np.exp(self.previous - top).sum()))
         return scores
 
+    def end_logprob(self, end_tokens: set[int]) -> float | None:
+        """The log-probability of ending (any of `end_tokens`) at the last step, which sampled the end."""
+        if self.previous is None:
+            return None
+        ends = np.array(sorted(end_tokens))
+        return float(np.log(np.exp(self.previous[ends] - self.previous_lse).sum()))
+
 
 class LlamaCppModel(BlockingChatModel):
     """A GGUF model run in-process by llama.cpp, optionally with a LoRA adapter over the shared base.
@@ -318,6 +325,7 @@ class LlamaCppModel(BlockingChatModel):
         tools: list[dict[str, Any]] | None,
         constrained_call: bool,
         recorder: _LogprobRecorder | None,
+        ended: bool,
     ) -> ChatResult:
         now = time.perf_counter()
         calls: list[ToolCall] = []
@@ -327,10 +335,13 @@ class LlamaCppModel(BlockingChatModel):
         elif tools:
             names = {(tool.get("function") or tool)["name"] for tool in tools}
             calls = parse_tool_calls(text, names)
-        token_logprobs = None
+        token_logprobs = stop_logprob = None
         if recorder is not None:
             piece = self._loaded.piece
             token_logprobs = [TokenLogprob(token=piece(tok), logprob=value) for tok, value in recorder.picked]
+            if ended:
+                ends = {self.llama.token_eos(), self.llama._model.token_eot()} - {-1}
+                stop_logprob = recorder.end_logprob(ends)
         return ChatResult(
             model=self.name,
             content=text,
@@ -341,6 +352,7 @@ class LlamaCppModel(BlockingChatModel):
             ),
             timings=Timings(ttft_s=(first or now) - started, total_s=now - started),
             logprobs=token_logprobs,
+            stop_logprob=stop_logprob,
         )
 
     def chat(
@@ -418,5 +430,6 @@ class LlamaCppModel(BlockingChatModel):
                 tools if tool_choice != "none" else None,
                 constrained,
                 recorder,
+                ended=finish_reason == "stop" and not stop,
             )
         yield StreamChunk(result=result)

@@ -63,6 +63,10 @@ class ChatResult(BaseModel):
     usage: Usage = Field(default_factory=Usage)
     timings: Timings = Field(default_factory=Timings)
     logprobs: list[TokenLogprob] | None = None
+    stop_logprob: float | None = None
+    """With `logprobs`, the log-probability the model gave to ending its reply where it did (its
+    end-of-turn token); None where the reply was cut (`stop`, `max_tokens`) or the backend cannot tell.
+    Near 0 the model was sure it was done; the crew planner asks for one more call when it was not."""
     escalation: dict[str, Any] | None = None
     """Set by `tinycrew.switching.EscalatingModel`: the escalation decision of this step (signals, whether
     the cloud redid it, what that cost). `usage`/`timings` then hold every attempt of the step; the
