@@ -37,7 +37,7 @@ def main() -> None:
     parser.add_argument("--bfcl", default="../shared/bfcl")
     parser.add_argument("--stops", action="store_true", help="no extension; print each end probability")
     args = parser.parse_args()
-    model = load_model(None)
+    model = load_model(None, state_cache_bytes=0)  # as `tinycrew eval bfcl` runs it
     started, right_all, n_all = time.perf_counter(), 0, 0
     for category, limit in SLICES.items():
         right = n = 0

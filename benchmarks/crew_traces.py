@@ -22,7 +22,7 @@ from tinycrew.trajectories import TrajectoryStore
 
 def main(category: str, start: int, stop: int) -> None:
     """Run and print the traces of train entries `start` to `stop` of `category`."""
-    model = load_model(DEFAULT_MODEL)
+    model = load_model(DEFAULT_MODEL, state_cache_bytes=0)  # as `tinycrew eval bfcl` runs it
     store = TrajectoryStore.open(tempfile.mktemp(suffix=".sqlite"))
     entries = load_category(category, None, None, "train")[start:stop]
     passed = 0

@@ -76,10 +76,11 @@ def test_adapter_changes_greedy_output_on_the_shared_base(adapter_files: dict[st
 
 
 def test_two_adapters_and_the_base_alternate_with_their_own_outputs(adapter_files: dict[str, Path]) -> None:
+    # no saved prompt states: a restored prefix is read in another batch, and a near tie may flip
     models = {
-        "base": LlamaCppModel(DEFAULT_MODEL, n_ctx=N_CTX),
-        "one": LlamaCppModel(DEFAULT_MODEL, n_ctx=N_CTX, adapter=adapter_files["one"]),
-        "two": LlamaCppModel(DEFAULT_MODEL, n_ctx=N_CTX, adapter=adapter_files["two"]),
+        "base": LlamaCppModel(DEFAULT_MODEL, n_ctx=N_CTX, state_cache_bytes=0),
+        "one": LlamaCppModel(DEFAULT_MODEL, n_ctx=N_CTX, adapter=adapter_files["one"], state_cache_bytes=0),
+        "two": LlamaCppModel(DEFAULT_MODEL, n_ctx=N_CTX, adapter=adapter_files["two"], state_cache_bytes=0),
     }
     assert len({id(model._loaded) for model in models.values()}) == 1
     alone = {}
@@ -100,16 +101,16 @@ def test_each_adapter_has_its_own_ram_state_cache(adapter_files: dict[str, Path]
     loaded = base._loaded
     greedy(base)
     greedy(tuned)
-    assert base.llama.cache is loaded.state_caches[tuned.adapter_path]
-    greedy(base)
-    assert base.llama.cache is loaded.state_caches[None]
+    assert set(loaded.state_caches) >= {None, tuned.adapter_path}
     assert loaded.state_caches[None] is not loaded.state_caches[tuned.adapter_path]
-    assert all(len(cache.cache_state) >= 1 for cache in loaded.state_caches.values())
+    assert all(len(states.states) >= 1 for states in loaded.state_caches.values())
+    again = base.chat(QUESTION, max_tokens=2)  # the switch forgot the context; base's own state is back
+    assert again.usage.cached_prompt_tokens >= again.usage.prompt_tokens - 1
 
 
 def test_switching_forgets_the_kv_prefix_but_staying_reuses_it(adapter_files: dict[str, Path]) -> None:
-    base = LlamaCppModel(DEFAULT_MODEL, n_ctx=N_CTX)
-    tuned = LlamaCppModel(DEFAULT_MODEL, n_ctx=N_CTX, adapter=adapter_files["two"])
+    base = LlamaCppModel(DEFAULT_MODEL, n_ctx=N_CTX, state_cache_bytes=0)
+    tuned = LlamaCppModel(DEFAULT_MODEL, n_ctx=N_CTX, adapter=adapter_files["two"], state_cache_bytes=0)
     base.chat(QUESTION, max_tokens=2)
     again = base.chat(QUESTION, max_tokens=2)
     switched = tuned.chat(QUESTION, max_tokens=2)

@@ -113,7 +113,7 @@ def test_logprobs_are_returned_when_asked(default_model) -> None:
 
 
 def test_the_probability_of_ending_is_known_only_when_the_model_ended(default_model) -> None:
-    ended = default_model.chat(ask("Answer with one word: yes or no? Is 7 odd?"), max_tokens=20, logprobs=True)
+    ended = default_model.chat(ask("Is 7 odd? Answer yes or no."), max_tokens=20, logprobs=True)
     assert ended.finish_reason == "stop" and ended.stop_logprob is not None
     assert -20 < ended.stop_logprob <= 0
     cut = default_model.chat(ask("Count from 1 to 50."), max_tokens=4, logprobs=True)

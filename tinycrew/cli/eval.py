@@ -109,7 +109,10 @@ def bfcl_command(
     if base_url:
         chat_model = OpenAIChatModel(model or DEFAULT_MODEL, base_url=base_url)
     else:
-        chat_model = load_model(model, **({"n_ctx": n_ctx} if n_ctx else {}))
+        # no saved prompt states: an entry's reply must not depend on which entries ran before it
+        # (a restored prefix is read in another batch, so a near tie could fall the other way)
+        options = {"state_cache_bytes": 0} | ({"n_ctx": n_ctx} if n_ctx else {})
+        chat_model = load_model(model, **options)
     try:
         report = run_bfcl(
             chat_model,

@@ -31,6 +31,7 @@ from tinycrew.models.capabilities import Capabilities
 from tinycrew.models.chat_template import ChatTemplate
 from tinycrew.models.grammar import grammar_for_schema, grammar_from_gbnf, tool_call_schema
 from tinycrew.models.hardware import extra_buffer_types, model_params_with_extra_bufts
+from tinycrew.models.prefix_states import PrefixStates
 from tinycrew.models.registry import ensure_local, get_spec
 from tinycrew.models.spec import ModelSpec
 from tinycrew.models.toolcall_parsing import parse_tool_calls
@@ -56,8 +57,7 @@ class _Loaded:
     pieces: dict[int, str] = field(default_factory=dict)  # token id -> its text, for logprobs
     adapters: dict[str, Any] = field(default_factory=dict)  # adapter file -> llama_adapter_lora pointer
     active: str | None = None  # the adapter file the context computes with now (None: the plain base)
-    state_cache_bytes: int = 0
-    state_caches: dict[str | None, Any] = field(default_factory=dict)  # one RAM state cache per adapter
+    state_caches: dict[str | None, PrefixStates] = field(default_factory=dict)  # one per adapter
 
     def piece(self, token: int) -> str:
         """One token's text (a ctypes round trip the first time, a dict lookup after)."""
@@ -114,23 +114,16 @@ class _Loaded:
             raise RuntimeError(f"llama.cpp could not activate LoRA adapter {path} (status {status})")
         self.active = path
         self.llama.reset()  # the cached prompt's KV was computed under the previous adapter
-        if self.state_cache_bytes:
-            self.llama.set_cache(self._state_cache(path))
         return True
 
-    def enable_state_cache(self, capacity_bytes: int) -> None:
-        """Keep prompt states in RAM (one cache per adapter, so no adapter is served another's states)."""
-        with self.lock:
-            self.state_cache_bytes = max(self.state_cache_bytes, capacity_bytes)
-            if self.llama.cache is None:
-                self.llama.set_cache(self._state_cache(self.active))
-
-    def _state_cache(self, path: str | None) -> Any:
-        if path not in self.state_caches:
-            from llama_cpp import LlamaRAMCache
-
-            self.state_caches[path] = LlamaRAMCache(capacity_bytes=self.state_cache_bytes)
-        return self.state_caches[path]
+    def prefix_states(self, capacity_bytes: int) -> PrefixStates | None:
+        """The active adapter's saved prompt states, holding at least `capacity_bytes` (0: none, and
+        None is returned, so a model that asked for none never restores another's). Call under `lock`."""
+        if not capacity_bytes:
+            return None
+        states = self.state_caches.setdefault(self.active, PrefixStates(capacity_bytes))
+        states.capacity_bytes = max(states.capacity_bytes, capacity_bytes)
+        return states
 
 
 _LOADED: dict[tuple[Any, ...], _Loaded] = {}
@@ -197,6 +190,10 @@ class _LogprobRecorder:
         return float(np.log(np.exp(self.previous[ends] - self.previous_lse).sum()))
 
 
+DEFAULT_STATE_CACHE_BYTES = 256 << 20
+"""RAM for saved prompt states per loaded model and adapter (`tinycrew.models.prefix_states`)."""
+
+
 class LlamaCppModel(BlockingChatModel):
     """A GGUF model run in-process by llama.cpp, optionally with a LoRA adapter over the shared base.
 
@@ -207,6 +204,10 @@ class LlamaCppModel(BlockingChatModel):
     `adapter` is a registered adapter's name or a path to a GGUF LoRA file (`spec` may also say
     `"<base>+<adapter>"`): models with different adapters on the same base and settings share one
     loaded base, and each completion runs with its own adapter. `lora_path` is the older spelling.
+    `state_cache_bytes` of RAM keeps the KV states of earlier prompts, so each role's next prompt skips
+    the prefix it shares with its last one (`tinycrew.models.prefix_states`); with 0 this model neither
+    saves nor restores states (replies then do not depend on which prompts came before, up to the KV
+    prefix the context itself still holds).
     """
 
     capabilities = Capabilities(
@@ -223,7 +224,7 @@ class LlamaCppModel(BlockingChatModel):
         n_gpu_layers: int = 0,
         n_threads: int | None = None,
         lora_path: str | None = None,
-        state_cache_bytes: int = 0,
+        state_cache_bytes: int = DEFAULT_STATE_CACHE_BYTES,
         extra_bufts: bool | None = None,
     ) -> None:
         if isinstance(spec, str) and adapter is None:
@@ -247,8 +248,7 @@ class LlamaCppModel(BlockingChatModel):
         self._loaded = _load(self.path, context, n_gpu_layers, threads, extra_bufts)
         if self.adapter_path is not None:
             self._loaded.load_adapter(self.adapter_path)
-        if state_cache_bytes:
-            self._loaded.enable_state_cache(state_cache_bytes)
+        self.state_cache_bytes = state_cache_bytes
 
     @property
     def llama(self) -> Any:
@@ -256,10 +256,14 @@ class LlamaCppModel(BlockingChatModel):
         return self._loaded.llama
 
     def reset_cache(self) -> None:
-        """Forget the KV cache so the next call evaluates its whole prompt (for reproducible timings)."""
+        """Forget the KV cache and the saved prompt states, so the next call evaluates its whole prompt
+        (for reproducible timings)."""
         with self._loaded.lock:
             self._loaded.activate(self.adapter_path)
             self.llama.reset()
+            for states in self._loaded.state_caches.values():
+                states.states.clear()
+                states.size = 0
 
     def render(self, messages: list[Message], tools: list[dict[str, Any]] | None = None) -> list[int]:
         """The prompt tokens for a conversation, through the model's own chat template."""
@@ -405,6 +409,9 @@ class LlamaCppModel(BlockingChatModel):
         )
         with self._loaded.lock:
             self._loaded.activate(self.adapter_path)
+            states = self._loaded.prefix_states(self.state_cache_bytes)
+            if states is not None:
+                states.restore(self.llama, tokens)
             cached = self._cached_prefix(tokens)
             first: float | None = None
             pieces: list[str] = []
@@ -419,6 +426,8 @@ class LlamaCppModel(BlockingChatModel):
                     yield StreamChunk(delta=choice["text"])
                 finish_reason = choice.get("finish_reason") or finish_reason
             completion_tokens = max(0, self.llama.n_tokens - len(tokens)) or completion_tokens
+            if states is not None:
+                states.save(self.llama)
             result = self._finish(
                 "".join(pieces),
                 finish_reason,
