@@ -40,7 +40,8 @@ def stored_runs(out: Path) -> list[object]:
 
 
 def first_token_logprobs(model_ref: str) -> tuple[str, list[float]]:
-    result = load_model(model_ref).chat(QUESTION, max_tokens=8, temperature=0.0, logprobs=True)
+    model = load_model(model_ref, state_cache_bytes=0)  # compared exactly: no restored prefix
+    result = model.chat(QUESTION, max_tokens=8, temperature=0.0, logprobs=True)
     return result.content, [item.logprob for item in result.logprobs or []]
 
 

@@ -26,6 +26,7 @@ from tinycrew.learning.synthetic import (
     unsaid_values,
     without_unfounded_options,
 )
+from tinycrew.models import DEFAULT_MODEL, load_model
 from tinycrew.tools import tool
 
 
@@ -197,8 +198,9 @@ def test_kept_tasks_are_valid_calls_to_the_real_tools(made: list[SyntheticTask])
 @pytest.mark.slow
 def test_the_same_seed_writes_the_same_candidate(default_model: Any) -> None:
     registry = as_registry(TOOLS)
-    one = generate_candidate(default_model, registry, 11, now=NOW)
-    two = generate_candidate(default_model, registry, 11, now=NOW)
+    exact = load_model(DEFAULT_MODEL, state_cache_bytes=0)  # as synthesize_tasks loads a named model
+    one = generate_candidate(exact, registry, 11, now=NOW)
+    two = generate_candidate(exact, registry, 11, now=NOW)
     assert (one.request, one.calls, one.generator) == (two.request, two.calls, two.generator)
 
 

@@ -477,19 +477,22 @@ def synthesize_tasks(
 
     Candidates are made with seeds ``seed, seed + 1, ...`` until `n` are kept or `max_attempts`
     (default ``4 * n``) candidates were made, so a run with the same models and seed makes the same
-    tasks. `reviews` is how many independent reviews each candidate gets (the first at temperature 0,
-    later ones sampled); `similarity` (say 0.95) also drops a request whose MiniLM embedding is that close
-    to a kept one. `now` is told to the generator and stored on each task for the teacher's run. Returns
-    the kept tasks, or with `include_dropped` every candidate with its decisions (see the module
-    docstring for the roles).
+    tasks (models named here save no prompt states; a `LlamaCppModel` passed in should have
+    `state_cache_bytes=0` for that, docs/models.md). `reviews` is how many independent reviews each
+    candidate gets (the first at temperature 0, later ones sampled); `similarity` (say 0.95) also drops
+    a request whose MiniLM embedding is that close to a kept one. `now` is told to the generator and
+    stored on each task for the teacher's run. Returns the kept tasks, or with `include_dropped` every
+    candidate with its decisions (see the module docstring for the roles).
     """
     registry = as_registry(tools)
     if not len(registry):
         raise ValueError("synthesize_tasks needs at least one tool")
     if reviews < 1:
         raise ValueError("reviews must be at least 1")
-    models = [load_model(model) for model in (generator, reviewer)]
-    judge = load_model(adjudicator) if adjudicator is not None else None
+    # no saved prompt states: a restored prefix may tip a sampled token, and the same seed must make
+    # the same tasks (a model passed in as an object is used as it is)
+    models = [load_model(model, state_cache_bytes=0) for model in (generator, reviewer)]
+    judge = load_model(adjudicator, state_cache_bytes=0) if adjudicator is not None else None
     attempts = max_attempts if max_attempts is not None else 4 * n
     duplicates = _Duplicates(similarity)
     candidates: list[SyntheticTask] = []
