@@ -178,3 +178,12 @@ def test_instances_planned_on_their_own_lines_each_get_their_own_values(default_
     )
     agent.run(task)
     assert sorted(heights) == [5.6, 6.0]
+
+
+def test_the_plan_extension_is_on_by_default_and_can_be_turned_off(default_model) -> None:
+    from tinycrew.agents.crew_planner import EXTEND_BELOW
+
+    assert crew(default_model, builtin_tools()).context.extend_below == EXTEND_BELOW
+    assert crew(default_model, builtin_tools(), extend_below=None).context.extend_below is None
+    result = crew(default_model, builtin_tools(), extend_below=None).run("What is 1234 times 5678?")
+    assert [(call.name, call.observation) for call in result.calls] == [("calculate", "7006652")]

@@ -17,6 +17,7 @@ from langgraph.types import Command, StreamMode
 from pydantic import BaseModel, Field, model_validator
 
 from tinycrew.agents import CallRecord
+from tinycrew.agents.crew_planner import EXTEND_BELOW
 from tinycrew.graphs.checkpoint import (
     CheckpointerSpec,
     memory_checkpointer,
@@ -177,6 +178,8 @@ class Agent:
     ToolRAG's (see docs/graphs.md). `lookups=True` (crew only, opt-in: it guesses) runs, for a value of
     a parameter whose description names the tool it comes from ("addresses from get_email_address"),
     that tool on the value as a call of its own and passes its result (`tinycrew.graphs.lookups`).
+    `extend_below` (crew): where the planner ended its plan with a probability under it, it is asked
+    for one more call, kept only when its values are written in the request (`extend_plan`); None never.
 
     With a `cloud` model, `router` (a `QueryRouter` or the folder `tinycrew router fit` wrote) sends a
     request it predicts the local graph would fail to the cloud model for every step, and `cascade`
@@ -213,6 +216,7 @@ class Agent:
         examples: Any = None,
         example_k: int = 3,
         lookups: bool = False,
+        extend_below: float | None = EXTEND_BELOW,
     ) -> None:
         if graph not in BUILDERS:
             raise ValueError(f"unknown graph {graph!r}: choose one of {', '.join(BUILDERS)}")
@@ -267,6 +271,7 @@ class Agent:
             policies=PolicyPipeline(default_policies() if policies is None else list(policies)),
             escalation=self.escalation,
             lookups=lookups,
+            extend_below=extend_below,
         )
         self._builder = BUILDERS[graph](self.context)
         self._checkpointer = checkpointer

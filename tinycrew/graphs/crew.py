@@ -98,7 +98,9 @@ def build_crew(context: GraphContext) -> StateGraph:
         model = context.model("planner")
         sink = token_sink(config, "planner")
         task, shots = request_text(state), state.get("examples")
-        step = await plan_crew(model, task, tools, state["calls"], state.get("feedback"), sink, shots)
+        step = await plan_crew(
+            model, task, tools, state["calls"], state.get("feedback"), sink, shots, context.extend_below
+        )
         plan, run_id = step.parsed, run_id_of(config)
         update = base | {"steps": state["steps"] + 1, "usage": usage_of(step)}
         drafts = [node for node in plan.nodes if _runs_as_drafted(node)]

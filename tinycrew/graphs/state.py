@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, TypedDict
 
 from tinycrew.agents import CallRecord, PlannedCall, RoleStep
-from tinycrew.agents.crew_planner import PlanNode
+from tinycrew.agents.crew_planner import EXTEND_BELOW, PlanNode
 from tinycrew.models import ChatModel
 from tinycrew.policies import Checked, PolicyPipeline, default_policies
 from tinycrew.tools import ToolRegistry
@@ -103,6 +103,8 @@ class GraphContext:
     """tinycrew.retrieval.ExampleRetriever of solved requests (plans in the crew planner's line format),
     or None: the planner sees only its fixed worked examples."""
     example_k: int = 3
+    extend_below: float | None = EXTEND_BELOW
+    """The crew planner asks for one more call where it ended its plan less sure than this (None: never)."""
     policies: PolicyPipeline = field(default_factory=lambda: PolicyPipeline(default_policies()))
     """What checks or changes each planned call before it runs; every graph hands its calls to it once."""
     escalation: Any = None

@@ -31,7 +31,7 @@ from tinycrew.models.capabilities import Capabilities
 from tinycrew.models.chat_template import ChatTemplate
 from tinycrew.models.grammar import grammar_for_schema, grammar_from_gbnf, tool_call_schema
 from tinycrew.models.hardware import extra_buffer_types, model_params_with_extra_bufts
-from tinycrew.models.prefix_states import PrefixStates
+from tinycrew.models.prefix_states import PrefixStates, shared_prefix
 from tinycrew.models.registry import ensure_local, get_spec
 from tinycrew.models.spec import ModelSpec
 from tinycrew.models.toolcall_parsing import parse_tool_calls
@@ -262,8 +262,7 @@ class LlamaCppModel(BlockingChatModel):
             self._loaded.activate(self.adapter_path)
             self.llama.reset()
             for states in self._loaded.state_caches.values():
-                states.states.clear()
-                states.size = 0
+                states.clear()
 
     def render(self, messages: list[Message], tools: list[dict[str, Any]] | None = None) -> list[int]:
         """The prompt tokens for a conversation, through the model's own chat template."""
@@ -309,13 +308,7 @@ class LlamaCppModel(BlockingChatModel):
 
     def _cached_prefix(self, tokens: list[int]) -> int:
         """How many leading prompt tokens are already in the context's KV cache."""
-        cached = self.llama._input_ids[: self.llama.n_tokens]
-        common = 0
-        for a, b in zip(cached, tokens, strict=False):
-            if a != b:
-                break
-            common += 1
-        return common
+        return shared_prefix(self.llama.input_ids[: self.llama.n_tokens], tokens)
 
     def _finish(
         self,

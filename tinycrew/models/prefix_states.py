@@ -42,6 +42,11 @@ class PrefixStates:
         self.states: OrderedDict[tuple[int, ...], bytes] = OrderedDict()
         self.size = 0
 
+    def clear(self) -> None:
+        """Forget every saved state."""
+        self.states.clear()
+        self.size = 0
+
     def save(self, llama: Any) -> None:
         """Keep the context's current state; states it continues are dropped (it holds them)."""
         import llama_cpp
