@@ -11,14 +11,18 @@ from tinycrew.agents import CallRecord
 from tinycrew.agents.compiler_planner import plan_grammar
 from tinycrew.agents.crew_planner import (
     MAX_NODES,
+    CrewPlan,
     PlanNode,
+    _invents_instances,
+    ask_second_opinion,
     crew_planner_messages,
     draft_text,
     extend_plan,
     grounded,
+    invented_values,
     parse_crew_plan,
 )
-from tinycrew.models import ChatResult
+from tinycrew.models import ChatResult, Usage
 
 NAMES = ["find_email", "send_email", "get_weather"]
 PARAMETERS = {"type": "object", "properties": {"city": {"type": "string"}, "days": {"type": "integer"}}}
@@ -188,3 +192,61 @@ def test_an_unsure_plan_end_gets_the_instance_it_left_out_and_no_invented_one(de
     messages = crew_planner_messages(task, [weather], [])
     _, plan = asyncio.run(extend_plan(default_model, messages, [weather], task, result, first, 1))
     assert [node.arguments for node in plan.nodes] == [{"city": "Oslo"}]
+
+
+def test_invented_values_are_texts_and_whole_numbers_the_request_does_not_write() -> None:
+    request = "Which events marked the presidencies of Abraham Lincoln and George Washington, at 5%?"
+    lincoln = _node(1, "events", president="Abraham Lincoln", start_year=1861)
+    washington = _node(2, "events", president="george washington", rate=0.05, detailed=True, since="$1")
+    assert invented_values([lincoln, washington], request) == 1
+    assert (
+        invented_values([_node(1, "events", presidents=["Lincoln", "Grant"], end={"year": 1865})], request)
+        == 2
+    )
+    assert invented_values([_node(1, "events", president="")], request) == 0
+
+
+PAINT = {
+    "type": "function",
+    "function": {
+        "name": "paint_mix",
+        "description": "The primary colours to mix for a colour, for one kind of paint.",
+        "parameters": {
+            "type": "object",
+            "properties": {"paint": {"type": "string"}, "color": {"type": "string"}},
+            "required": ["paint", "color"],
+        },
+    },
+}
+
+
+@pytest.mark.slow
+def test_a_second_opinion_replaces_a_plan_with_invented_instances(default_model) -> None:
+    """The crew plan is given (a runaway the 0.5B writes at times); the compiler planner writes the other."""
+    task = "How do I mix magenta with watercolor, and navy with acrylic paint?"
+    runaway = parse_crew_plan(
+        '1. paint_mix(paint="watercolor", color="magenta")\n2. paint_mix(paint="acrylic", color="navy")\n'
+        '3. paint_mix(paint="acrylic", color="red")',
+        ["paint_mix"],
+    )
+    result = ChatResult(model=default_model.name, content="...", usage=Usage(prompt_tokens=10))
+    chosen, plan = asyncio.run(ask_second_opinion(default_model, task, [PAINT], [], None, result, runaway))
+    assert invented_values(plan.nodes, task) == 0 and plan.nodes != runaway.nodes
+    assert len(plan.nodes) == 2  # the two mixtures asked for, whatever their values
+    assert chosen.usage.prompt_tokens > 10 + 100  # both plans are paid for
+
+
+def test_only_a_plan_that_repeats_a_tool_and_invents_a_value_asks_for_a_second_opinion() -> None:
+    task = "How do I mix magenta with watercolor, and navy with acrylic paint?"
+
+    def plan(*lines: str) -> CrewPlan:
+        return parse_crew_plan("\n".join(f"{n}. {line}" for n, line in enumerate(lines, 1)), ["paint_mix"])
+
+    magenta, navy = (
+        'paint_mix(paint="watercolor", color="magenta")',
+        'paint_mix(paint="acrylic", color="navy")',
+    )
+    assert _invents_instances(plan(magenta, navy, 'paint_mix(paint="acrylic", color="red")'), task)
+    assert not _invents_instances(plan(magenta, navy), task)
+    assert not _invents_instances(plan('paint_mix(paint="oil", color="navy")'), task)
+    assert not _invents_instances(CrewPlan(decision="none", text="no tool mixes paint"), task)

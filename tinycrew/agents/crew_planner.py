@@ -31,7 +31,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from tinycrew.agents.common import EARLIER_TURNS, CallRecord, RoleStep, TokenSink, history_text, run_model
-from tinycrew.agents.compiler_planner import MAX_CALLS, parse_plan, plan_grammar, reference
+from tinycrew.agents.compiler_planner import MAX_CALLS, compiler_messages, parse_plan, plan_grammar, reference
 from tinycrew.agents.constrained import both_attempts, constraint_for, run_structured
 from tinycrew.models import ChatModel, ChatResult
 
@@ -221,10 +221,12 @@ async def plan_crew(
     on_token: TokenSink | None = None,
     examples: list[dict[str, str]] | None = None,
     extend_below: float | None = EXTEND_BELOW,
+    second_opinion: bool = True,
 ) -> RoleStep:
     """Write the plan; `parsed` is a `CrewPlan` whose nodes are numbered after the calls already made.
     Backends that take a GBNF grammar decode under `plan_grammar`; others write freely, read leniently.
-    A plan the model ended unsure (`extend_below`, None for never) goes through `extend_plan`."""
+    A plan the model ended unsure (`extend_below`, None for never) goes through `extend_plan`; one that
+    calls a tool more than once and invents a value, through `second_opinion` (unless turned off)."""
     names = [tool.get("function", tool)["name"] for tool in tools]
     first_id = calls[-1].id + 1 if calls else 1
     messages = crew_planner_messages(task, tools, calls, feedback, examples)
@@ -242,6 +244,8 @@ async def plan_crew(
     )
     if extend_below is not None and _unsure_end(result, plan, extend_below):
         result, plan = await extend_plan(model, messages, tools, task, result, plan, first_id)
+    if second_opinion and _invents_instances(plan, task):
+        result, plan = await ask_second_opinion(model, task, tools, calls, feedback, result, plan)
     return RoleStep(
         role="crew_planner", model=model.name, messages=messages, tools=tools, result=result, parsed=plan
     )
@@ -329,3 +333,67 @@ def _written(value: Any, text: str) -> bool:
     if isinstance(value, dict):
         return bool(value) and all(_written(item, text) for item in value.values())
     return False
+
+
+def _invents_instances(plan: CrewPlan, request: str) -> bool:
+    """Whether the plan calls one tool more than once and has a value the request does not write."""
+    tools = [node.tool for node in plan.nodes]
+    repeated = any(tools.count(tool) > 1 for tool in tools)
+    return plan.decision == "calls" and repeated and invented_values(plan.nodes, request) > 0
+
+
+def invented_values(nodes: list[PlanNode], request: str) -> int:
+    """How many texts and whole numbers of the calls' arguments the request does not write.
+
+    These are what a small planner makes up (a colour nobody asked for, the years of a presidency);
+    a fraction, a boolean, None or `$N` is not counted, since reading "5%" as 0.05, choosing a flag
+    or passing a result is not inventing.
+    """
+    text = re.sub(r"(?<=\d),(?=\d{3})", "", request).lower()
+    return sum(_invented(value, text) for node in nodes for value in (node.arguments or {}).values())
+
+
+def _invented(value: Any, text: str) -> int:
+    if isinstance(value, bool) or value is None or reference(value) is not None:
+        return 0
+    if isinstance(value, str | int):
+        return 0 if (isinstance(value, str) and not value.strip()) or _written(value, text) else 1
+    if isinstance(value, list):
+        return sum(_invented(item, text) for item in value)
+    if isinstance(value, dict):
+        return sum(_invented(item, text) for item in value.values())
+    return 0
+
+
+async def ask_second_opinion(
+    model: ChatModel,
+    task: str,
+    tools: list[dict[str, Any]],
+    calls: list[CallRecord],
+    feedback: str | None,
+    result: ChatResult,
+    plan: CrewPlan,
+) -> tuple[ChatResult, CrewPlan]:
+    """The LLMCompiler planner's plan of the request where it invents fewer values; else `plan`.
+
+    Asked where the crew plan calls one tool more than once and invents a value: there the 0.5B crew
+    planner runs away with instances ("magenta in watercolor, navy in acrylic" planned as eight
+    mixtures with colours of its own) or fills options with guesses (the years of a presidency),
+    while the compiler planner, prompted in LLMCompiler's own words, more often writes just the
+    instances asked for. The result carries the cost of both plans.
+    """
+    first_id = calls[-1].id + 1 if calls else 1
+    names = [tool.get("function", tool)["name"] for tool in tools]
+    options = constraint_for(model, plan_grammar(tools, first_id))
+    other = await run_model(
+        model, compiler_messages(task, tools, calls, feedback), None, max_tokens=600, logprobs=True, **options
+    )
+    try:
+        alternative = parse_crew_plan(other.content, names, first_id)
+    except ValueError:
+        return both_attempts(other, result), plan
+    if alternative.decision == "calls" and invented_values(alternative.nodes, task) < invented_values(
+        plan.nodes, task
+    ):
+        return both_attempts(result, other), alternative
+    return both_attempts(other, result), plan

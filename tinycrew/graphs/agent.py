@@ -180,6 +180,8 @@ class Agent:
     that tool on the value as a call of its own and passes its result (`tinycrew.graphs.lookups`).
     `extend_below` (crew): where the planner ended its plan with a probability under it, it is asked
     for one more call, kept only when its values are written in the request (`extend_plan`); None never.
+    `second_opinion` (crew): where the plan calls a tool more than once and has a value the request
+    does not write, the compiler planner's plan is used instead if it invents fewer (`ask_second_opinion`).
 
     With a `cloud` model, `router` (a `QueryRouter` or the folder `tinycrew router fit` wrote) sends a
     request it predicts the local graph would fail to the cloud model for every step, and `cascade`
@@ -217,6 +219,7 @@ class Agent:
         example_k: int = 3,
         lookups: bool = False,
         extend_below: float | None = EXTEND_BELOW,
+        second_opinion: bool = True,
     ) -> None:
         if graph not in BUILDERS:
             raise ValueError(f"unknown graph {graph!r}: choose one of {', '.join(BUILDERS)}")
@@ -272,6 +275,7 @@ class Agent:
             escalation=self.escalation,
             lookups=lookups,
             extend_below=extend_below,
+            second_opinion=second_opinion,
         )
         self._builder = BUILDERS[graph](self.context)
         self._checkpointer = checkpointer

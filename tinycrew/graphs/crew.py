@@ -99,7 +99,15 @@ def build_crew(context: GraphContext) -> StateGraph:
         sink = token_sink(config, "planner")
         task, shots = request_text(state), state.get("examples")
         step = await plan_crew(
-            model, task, tools, state["calls"], state.get("feedback"), sink, shots, context.extend_below
+            model,
+            task,
+            tools,
+            state["calls"],
+            state.get("feedback"),
+            sink,
+            shots,
+            context.extend_below,
+            context.second_opinion,
         )
         plan, run_id = step.parsed, run_id_of(config)
         update = base | {"steps": state["steps"] + 1, "usage": usage_of(step)}

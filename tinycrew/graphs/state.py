@@ -105,6 +105,8 @@ class GraphContext:
     example_k: int = 3
     extend_below: float | None = EXTEND_BELOW
     """The crew planner asks for one more call where it ended its plan less sure than this (None: never)."""
+    second_opinion: bool = True
+    """The crew planner asks the compiler planner too where its plan repeats a tool and invents a value."""
     policies: PolicyPipeline = field(default_factory=lambda: PolicyPipeline(default_policies()))
     """What checks or changes each planned call before it runs; every graph hands its calls to it once."""
     escalation: Any = None
