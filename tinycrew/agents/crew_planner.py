@@ -310,13 +310,18 @@ def grounded(node: PlanNode, earlier: list[PlanNode], request: str) -> bool:
         for other in earlier
         for key, value in (other.arguments or {}).items()
     }
-    text = re.sub(r"(?<=\d),(?=\d{3})", "", request).lower()
+    text = _comparable(request)
     new = [
         value
         for key, value in (node.arguments or {}).items()
         if (node.tool, key, json.dumps(value, sort_keys=True)) not in shared
     ]
     return bool(new) and all(_written(value, text) for value in new)
+
+
+def _comparable(request: str) -> str:
+    """The request as `_written` reads it: lower-cased, without thousands separators ("1,500")."""
+    return re.sub(r"(?<=\d),(?=\d{3})", "", request).lower()
 
 
 def _written(value: Any, text: str) -> bool:
@@ -349,7 +354,7 @@ def invented_values(nodes: list[PlanNode], request: str) -> int:
     a fraction, a boolean, None or `$N` is not counted, since reading "5%" as 0.05, choosing a flag
     or passing a result is not inventing.
     """
-    text = re.sub(r"(?<=\d),(?=\d{3})", "", request).lower()
+    text = _comparable(request)
     return sum(_invented(value, text) for node in nodes for value in (node.arguments or {}).values())
 
 
@@ -392,8 +397,7 @@ async def ask_second_opinion(
         alternative = parse_crew_plan(other.content, names, first_id)
     except ValueError:
         return both_attempts(other, result), plan
-    if alternative.decision == "calls" and invented_values(alternative.nodes, task) < invented_values(
-        plan.nodes, task
-    ):
+    fewer = invented_values(alternative.nodes, task) < invented_values(plan.nodes, task)
+    if alternative.decision == "calls" and fewer:
         return both_attempts(result, other), alternative
     return both_attempts(other, result), plan
