@@ -41,7 +41,7 @@ from typing import Any
 import httpx
 
 from tinycrew.evals.bfcl_data import CATEGORIES, BfclEntry, NameMap, load_category, to_openai_tools
-from tinycrew.evals.runner import MIN_TOP_K, score_graph_calls, task_text
+from tinycrew.evals.runner import MIN_TOP_K, current_commit, score_graph_calls, task_text
 from tinycrew.graphs import Agent
 from tinycrew.models import DEFAULT_MODEL, TEACHER_MODEL, ensure_local, load_model
 from tinycrew.switching import (
@@ -55,6 +55,8 @@ from tinycrew.switching import (
 from tinycrew.tools import ToolRegistry, tool_from_schema
 
 THRESHOLDS = (-3.0, -1.5, -0.5)
+COMMIT = current_commit()
+"""Recorded on each row: a benchmark continued over several sessions can tell its rows apart."""
 TARGETS = (0.1, 0.3, 0.5)
 
 
@@ -134,6 +136,7 @@ def run_entry(entry: BfclEntry, local: Any, kind: str, cloud: CloudConfig | None
         "cloud_tokens": int(theirs.get("prompt_tokens", 0) + theirs.get("completion_tokens", 0)),
         "cost_usd": float(result.cost_usd),
         "seconds": time.perf_counter() - started,
+        "commit": COMMIT,
     }
 
 
@@ -254,6 +257,8 @@ def main() -> None:
     cloud_tokens = table[1]["cloud_tokens"] or 1
     print(f"\nBFCL eval split, {len(ids)} entries ({args.per_category} per category); router fitted on "
           f"{len(train)} train entries (local failure rate {router.local_failure_rate:.1%})")  # fmt: skip
+    commits = sorted({row.get("commit") or "unrecorded" for kind in runs.values() for row in kind.values()})
+    print(f"rows from commit(s): {', '.join(commits)}")
     print(f"{'kind':<18} {'accuracy':>8} {'cloud steps':>11} {'cloud tokens':>12} {'cost $':>9} {'gap':>6}")
     for row in table:
         row["cloud_token_share"] = row["cloud_tokens"] / cloud_tokens
