@@ -67,6 +67,20 @@ def test_stream_and_async(cloud) -> None:
     assert "5" in asyncio.run(run())
 
 
+def test_one_model_serves_one_event_loop_after_another(cloud) -> None:
+    """Each blocking `Agent.run` runs on a fresh loop; pooled connections of the last one must not be
+    reused (that failed with "Event loop is closed")."""
+    messages = [{"role": "user", "content": "What is the capital of France? One word."}]
+    for _ in range(2):
+        assert "paris" in asyncio.run(cloud.achat(messages, max_tokens=10)).content.lower()
+        streamed = asyncio.run(_streamed(cloud, messages))
+        assert "paris" in streamed.lower()
+
+
+async def _streamed(model: OpenAIChatModel, messages: list[dict[str, str]]) -> str:
+    return "".join([chunk.delta async for chunk in model.astream(messages, max_tokens=10)])
+
+
 def test_client_errors_are_not_retried(teacher_server) -> None:
     wrong_path = OpenAIChatModel(teacher_server.model, base_url=f"{teacher_server.base_url}/missing")
     started = time.perf_counter()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import time
+import weakref
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, Literal
 
@@ -99,7 +101,10 @@ class OpenAIChatModel:
         key = api_key or os.environ.get(api_key_env) or "not-needed"
         options = {"base_url": base_url, "api_key": key, "timeout": timeout, "max_retries": 0}
         self._client = openai.OpenAI(**options)
-        self._aclient = openai.AsyncOpenAI(**options)
+        self._options = options
+        self._aclients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, openai.AsyncOpenAI] = (
+            weakref.WeakKeyDictionary()
+        )
         self._retry_options = {
             "retry": retry_if_exception(_is_retryable),
             "stop": stop_after_attempt(max_attempts),
@@ -109,6 +114,16 @@ class OpenAIChatModel:
         self.base_url = base_url
         self.input_price_per_m = input_price_per_m
         self.output_price_per_m = output_price_per_m
+
+    def _async_client(self) -> openai.AsyncOpenAI:
+        """The async client of the running event loop. Its pooled connections belong to the loop that
+        opened them, and every blocking `Agent.run` runs on a fresh loop: one client for all loops
+        failed the second run's first request with "Event loop is closed"."""
+        loop = asyncio.get_running_loop()
+        client = self._aclients.get(loop)
+        if client is None:
+            client = self._aclients[loop] = openai.AsyncOpenAI(**self._options)
+        return client
 
     def cost_usd(self, usage: Usage) -> float:
         """What a call with this usage costs at the configured prices (USD)."""
@@ -225,7 +240,7 @@ class OpenAIChatModel:
         try:
             async for attempt in AsyncRetrying(reraise=False, **self._retry_options):
                 with attempt:
-                    response = await self._aclient.chat.completions.create(**request)
+                    response = await self._async_client().chat.completions.create(**request)
         except (RetryError, openai.APIError) as error:
             raise self._unavailable(error) from error
         return self._result(response, started, _names(tools))
@@ -262,7 +277,7 @@ class OpenAIChatModel:
         try:
             async for attempt in AsyncRetrying(reraise=False, **self._retry_options):
                 with attempt:
-                    events = await self._aclient.chat.completions.create(**request)
+                    events = await self._async_client().chat.completions.create(**request)
         except (RetryError, openai.APIError) as error:
             raise self._unavailable(error) from error
         calls: dict[int, dict[str, str]] = {}
