@@ -14,6 +14,11 @@ Derived without running anything again, since decoding is greedy and a routed ru
   and calibrated on their requests; each eval entry takes the cloud run's result when routed there.
 - cascade: the local run, or the cloud run when the local result fails `failed_check` (the local
   attempt's tokens still count).
+- cascade on unsure runs (`Agent(cascade=EscalationPolicy(min_logprob=t))`) at each threshold: the
+  cloud run where the escalation run at t escalated a step or failed `failed_check`, else that run.
+  Exact: up to its first escalated step an escalation run is the local run with the same signals, and
+  one that escalated nothing is the local attempt itself. Local tokens count the escalation run's
+  (an upper bound on the local attempt's).
 
 Printed per kind: accuracy, share of model steps on the cloud, cloud tokens as a share of the cloud-only
 run's, cost at the given prices, and the share of the local-to-cloud accuracy gap recovered; a PNG of
@@ -252,6 +257,15 @@ def main() -> None:
         for i in ids
     ]
     table.append(summary("cascade", cascade))
+    for threshold in THRESHOLDS:
+        escalated = runs[f"escalation@{threshold:g}"]
+        unsure = [
+            combined(escalated[i], runs["cloud"][i], True)
+            if escalated[i]["cloud_calls"] or escalated[i]["check"]
+            else escalated[i]
+            for i in ids
+        ]
+        table.append(summary(f"unsure-cascade@{threshold:g}", unsure))
 
     local_acc, cloud_acc = table[0]["accuracy"], table[1]["accuracy"]
     cloud_tokens = table[1]["cloud_tokens"] or 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 
 import pytest
@@ -67,14 +68,27 @@ def test_stream_and_async(cloud) -> None:
     assert "5" in asyncio.run(run())
 
 
-def test_one_model_serves_one_event_loop_after_another(cloud) -> None:
+def test_one_model_serves_one_event_loop_after_another(cloud, caplog) -> None:
     """Each blocking `Agent.run` runs on a fresh loop; pooled connections of the last one must not be
-    reused (that failed with "Event loop is closed")."""
+    reused (that failed with "Event loop is closed"), nor closed on a later loop when collected (that
+    logged "Task exception was never retrieved ... Event loop is closed" once per run)."""
     messages = [{"role": "user", "content": "What is the capital of France? One word."}]
     for _ in range(2):
         assert "paris" in asyncio.run(cloud.achat(messages, max_tokens=10)).content.lower()
         streamed = asyncio.run(_streamed(cloud, messages))
         assert "paris" in streamed.lower()
+    assert len(cloud._aclients) == 1, "the clients of closed loops are let go"
+    used = [OpenAIChatModel(cloud.name, base_url=cloud.base_url, timeout=120)]  # one model per agent
+    assert "paris" in asyncio.run(used[0].achat(messages, max_tokens=10)).content.lower()
+    asyncio.run(_dropped_on_a_running_loop(used))
+    assert not [record for record in caplog.records if record.name == "asyncio"]
+
+
+async def _dropped_on_a_running_loop(models: list[OpenAIChatModel]) -> None:
+    models.clear()
+    gc.collect()
+    for _ in range(3):
+        await asyncio.sleep(0)  # let whatever the collection scheduled run (and fail, if it does)
 
 
 async def _streamed(model: OpenAIChatModel, messages: list[dict[str, str]]) -> str:

@@ -7,7 +7,7 @@ import pytest
 
 from tests.switching.test_escalation import cloud, order_status
 from tinycrew.graphs import Agent
-from tinycrew.switching import QueryRouter, RoutingExample
+from tinycrew.switching import EscalationPolicy, QueryRouter, RoutingExample
 
 pytestmark = pytest.mark.slow
 
@@ -66,3 +66,26 @@ def test_a_cascade_reruns_a_failed_turn_on_the_cloud_and_the_thread_keeps_only_t
     state = agent.graph.get_state({"configurable": {"thread_id": "support"}}).values
     assert state["run_id"] == second.run_id
     assert [turn["task"] for turn in state["history"]] == [HARD]  # the failed turn is gone
+
+
+def test_a_cascade_policy_reruns_a_run_with_an_unsure_step_on_the_cloud(
+    default_model, teacher_server, proxy, store
+) -> None:
+    sure = crew(
+        default_model, store, cloud=cloud(proxy, teacher_server), cascade=EscalationPolicy(min_logprob=-1e9)
+    )
+    kept = sure.run(HARD)
+    assert kept.route is None and kept.cascaded_from is None and proxy.bodies == []
+    assert kept.escalations and all("min_logprob" in d.signals for d in kept.escalations)  # logprobs asked
+
+    unsure = crew(
+        default_model, store, cloud=cloud(proxy, teacher_server), cascade=EscalationPolicy(min_logprob=0)
+    )
+    redone = unsure.run(HARD)
+    assert redone.cascaded_from is not None
+    assert redone.route["route"] == "cloud" and "was unsure: min_logprob" in redone.route["cascade"]
+    assert all(d.reasons == ["routed"] for d in redone.escalations)
+    sent = [d for d in redone.escalations if d.escalated]
+    assert sent and len(proxy.bodies) == len(sent)  # the local attempt sent no step of its own
+    local_attempt = store.get_run(redone.cascaded_from)
+    assert local_attempt is not None and local_attempt.finished_at is not None

@@ -130,3 +130,37 @@ async def test_a_failed_local_step_is_redone_and_streams_the_cloud_text() -> Non
     assert cloud.seen == [[{"role": "user", "content": "mail [EMAIL]"}]]  # redacted on the way out
     quiet = await model.achat([{"role": "user", "content": "hi"}])  # no signal: stays local
     assert quiet.content == "local text" and quiet.escalation["escalated"] is False
+
+
+def _decision(step: int, signals: dict, escalated: bool = False, reasons: list[str] | None = None):
+    return EscalationDecision(
+        step=step, role="caller", local_model="small", cloud_model="big", signals=signals,
+        reasons=reasons or [], escalated=escalated,
+    )  # fmt: skip
+
+
+def test_unsure_check_fails_a_run_with_a_step_the_policy_would_escalate() -> None:
+    from tinycrew.graphs.agent import RunResult
+    from tinycrew.switching.cascade import UnsureCheck, as_check
+
+    sure = _decision(0, {"min_logprob": -0.4, "mean_logprob": -0.01})
+    unsure = _decision(1, {"min_logprob": -2.2, "mean_logprob": -0.3})
+    check = as_check(EscalationPolicy(min_logprob=-1.5))
+    assert isinstance(check, UnsureCheck) and check.needs_logprobs
+    run = RunResult(run_id="r", graph="crew", status="done", outcome="answered", escalations=[sure, unsure])
+    assert check(run) == "step 1 (caller) was unsure: min_logprob -2.200 <= -1.5"
+    assert UnsureCheck(EscalationPolicy(min_logprob=-3.0))(run) is None
+    redone = run.model_copy(update={"escalations": [sure, unsure.model_copy(update={"escalated": True})]})
+    assert check(redone) is None  # the cloud already redid that step: its local doubt is gone
+    routed = _decision(0, {}, reasons=["routed"])
+    assert check(run.model_copy(update={"escalations": [routed]})) is None
+    failed = run.model_copy(update={"escalations": [sure], "outcome": "step_limit"})
+    assert check(failed) == "the run ended with outcome 'step_limit'"  # failed_check still applies
+
+
+def test_a_cascade_policy_escalates_no_single_step_but_keeps_budgets_and_privacy() -> None:
+    policy = EscalationPolicy(min_logprob=-1.5, max_cloud_calls=3, local_only="stay_local", redact=False)
+    steps = policy.for_steps_of_a_cascade()
+    signals = Signals(min_logprob=-9.0, constraint="bad", tool_error="t", validation="v", repeat="r")
+    assert steps.reasons(signals) == [] and policy.reasons(signals)
+    assert (steps.max_cloud_calls, steps.local_only, steps.redact) == (3, "stay_local", False)

@@ -186,7 +186,9 @@ class Agent:
     With a `cloud` model, `router` (a `QueryRouter` or the folder `tinycrew router fit` wrote) sends a
     request it predicts the local graph would fail to the cloud model for every step, and `cascade`
     (True, or a check `result -> reason | None`) re-runs on the cloud a local run whose result fails the
-    check; `RunResult.route` says what happened (see docs/switching.md).
+    check; `cascade=EscalationPolicy(...)` re-runs one that had a step the policy would escalate (and,
+    without `escalation=`, no single step escalates); `RunResult.route` says what happened (see
+    docs/switching.md).
 
     `run(task, thread=...)` adds a turn to a conversation whose roles see the earlier turns; each turn
     is its own recorded run. `agent.graph` is the compiled LangGraph graph (a subgraph, state reads);
@@ -214,7 +216,7 @@ class Agent:
         escalation: EscalationPolicy | None = None,
         now: datetime | Callable[[], datetime] | None = None,
         router: QueryRouter | FixedRoute | str | Path | None = None,
-        cascade: bool | Check = False,
+        cascade: bool | Check | EscalationPolicy = False,
         examples: Any = None,
         example_k: int = 3,
         lookups: bool = False,
@@ -243,13 +245,18 @@ class Agent:
             raise ValueError(
                 "escalation= needs a cloud model: Agent(tools, cloud=CloudConfig(...), escalation=...)"
             )
-        self.escalation = None if cloud is None else Escalation(cloud_model(cloud), escalation)
         if (router is not None or cascade) and cloud is None:
             raise ValueError(
                 "router= and cascade= need a cloud model: Agent(tools, cloud=CloudConfig(...), ...)"
             )
         self.router = QueryRouter.load(router) if isinstance(router, str | Path) else router
         self.cascade = as_check(cascade)
+        if escalation is None and isinstance(cascade, EscalationPolicy):
+            escalation = cascade.for_steps_of_a_cascade()
+        logprobs = getattr(self.cascade, "needs_logprobs", False)
+        self.escalation = (
+            None if cloud is None else Escalation(cloud_model(cloud), escalation, logprobs=logprobs)
+        )
         if retriever is None and (len(self.registry) > top_k or min_similarity is not None):
             from tinycrew.retrieval import ToolRetriever
 

@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import time
-import weakref
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, Literal
 
@@ -102,9 +101,7 @@ class OpenAIChatModel:
         options = {"base_url": base_url, "api_key": key, "timeout": timeout, "max_retries": 0}
         self._client = openai.OpenAI(**options)
         self._options = options
-        self._aclients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, openai.AsyncOpenAI] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._aclients: dict[asyncio.AbstractEventLoop, openai.AsyncOpenAI] = {}
         self._retry_options = {
             "retry": retry_if_exception(_is_retryable),
             "stop": stop_after_attempt(max_attempts),
@@ -118,11 +115,16 @@ class OpenAIChatModel:
     def _async_client(self) -> openai.AsyncOpenAI:
         """The async client of the running event loop. Its pooled connections belong to the loop that
         opened them, and every blocking `Agent.run` runs on a fresh loop: one client for all loops
-        failed the second run's first request with "Event loop is closed"."""
+        failed the second run's first request with "Event loop is closed". Clients of closed loops are
+        let go, and built on a plain httpx client: openai's own one closes itself when collected, on
+        whatever loop then runs, which failed (and logged) once per finished run."""
         loop = asyncio.get_running_loop()
         client = self._aclients.get(loop)
         if client is None:
-            client = self._aclients[loop] = openai.AsyncOpenAI(**self._options)
+            for closed in [known for known in self._aclients if known.is_closed()]:
+                del self._aclients[closed]
+            http = openai.DefaultAsyncHttpxClient(timeout=self._options["timeout"])
+            client = self._aclients[loop] = openai.AsyncOpenAI(**self._options, http_client=http)
         return client
 
     def cost_usd(self, usage: Usage) -> float:

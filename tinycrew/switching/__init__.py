@@ -4,10 +4,11 @@
 the policy may have the cloud model redo it (see `tinycrew.switching.escalating`); every decision is on
 `RunResult.escalations` and in the trajectory store. Query-level routing (`QueryRouter`, fitted by
 `tinycrew router fit`) sends a whole request to the cloud before it runs; a cascade re-runs on the
-cloud a local run that fails a check (`Agent(..., router=..., cascade=True)`).
+cloud a local run that fails a check (`Agent(..., router=..., cascade=True)`), or one with a step the
+policy would escalate (`cascade=EscalationPolicy(...)`: escalation for the whole run).
 """
 
-from tinycrew.switching.cascade import Check, failed_check
+from tinycrew.switching.cascade import Check, UnsureCheck, failed_check
 from tinycrew.switching.cloud import CloudConfig, cloud_model, cost_usd
 from tinycrew.switching.escalating import EscalatingModel, Escalation
 from tinycrew.switching.ledger import LEDGER_KEY, RunLedger, current_ledger, observe_calls
@@ -36,6 +37,7 @@ __all__ = [
     "RoutingExample",
     "RunLedger",
     "Signals",
+    "UnsureCheck",
     "cloud_model",
     "cost_usd",
     "current_ledger",

@@ -3,13 +3,17 @@ the whole request again on the cloud model.
 
 A check is any callable `check(result) -> str | None` over the local `RunResult`: the reason it failed,
 or None. `failed_check` is the default; a user's own (a verifier prompt, a test of the answer, a
-schema) replaces it with `Agent(..., cascade=my_check)`.
+schema) replaces it with `Agent(..., cascade=my_check)`. `Agent(..., cascade=EscalationPolicy(...))`
+is escalation for the whole run: `UnsureCheck` sends the run to the cloud when one of its local steps
+was unsure (the policy's signals fired), instead of having the cloud redo that step alone.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+
+from tinycrew.switching.policy import EscalationPolicy, Signals
 
 Check = Callable[[Any], "str | None"]
 
@@ -37,12 +41,43 @@ def failed_check(result: Any) -> str | None:
     return None
 
 
-def as_check(cascade: bool | Check | None) -> Check | None:
-    """The check an `Agent(cascade=...)` option means: True is `failed_check`, a callable is itself."""
+class UnsureCheck:
+    """Run-level escalation: a local run fails when `failed_check` fails it, or when the signals of one
+    of its local steps fire under `policy` (a token logprob at or under its threshold, a constraint,
+    validation or tool failure, a repeat). Why a whole run: a step the small model was unsure of often
+    follows a wrong but confident earlier step (the gate, the plan), which a redo of that step alone
+    cannot mend. The agent asks its local models for logprobs when this is its check."""
+
+    needs_logprobs = True
+
+    def __init__(self, policy: EscalationPolicy) -> None:
+        self.policy = policy
+
+    def __call__(self, result: Any) -> str | None:
+        why = failed_check(result)
+        if why is not None:
+            return why
+        for decision in getattr(result, "escalations", []):
+            if decision.escalated or decision.reasons == ["routed"]:
+                continue  # the cloud's output replaced this step's: its local signals no longer matter
+            fired = self.policy.reasons(Signals(**decision.signals))
+            if fired:
+                return f"step {decision.step} ({decision.role}) was unsure: {'; '.join(fired)}"[:300]
+        return None
+
+
+def as_check(cascade: bool | Check | EscalationPolicy | None) -> Check | None:
+    """The check an `Agent(cascade=...)` option means: True is `failed_check`, a policy is
+    `UnsureCheck(policy)`, a callable is itself."""
     if cascade is None or cascade is False:
         return None
     if cascade is True:
         return failed_check
+    if isinstance(cascade, EscalationPolicy):
+        return UnsureCheck(cascade)
     if callable(cascade):
         return cascade
-    raise TypeError(f"cascade= takes True or a check callable (result -> reason | None), not {cascade!r}")
+    raise TypeError(
+        "cascade= takes True, an EscalationPolicy or a check callable (result -> reason | None), "
+        f"not {cascade!r}"
+    )

@@ -30,9 +30,14 @@ from tinycrew.trajectories.redact import redact_pii
 class Escalation:
     """An agent's switching set-up: the cloud model, the policy, and the escalating model per role."""
 
-    def __init__(self, cloud: ChatModel, policy: EscalationPolicy | None = None) -> None:
+    def __init__(
+        self, cloud: ChatModel, policy: EscalationPolicy | None = None, *, logprobs: bool = False
+    ) -> None:
         self.cloud = cloud
         self.policy = policy or EscalationPolicy()
+        self.logprobs = logprobs
+        """Ask the local models for logprobs even when the policy has no confidence threshold (a
+        cascade check reads them)."""
         self.unscoped = RunLedger()
         """The ledger of steps run outside an Agent run (a subgraph, `agent.graph.invoke`)."""
         self._wrapped: dict[tuple[str, int], EscalatingModel] = {}
@@ -102,7 +107,8 @@ class EscalatingModel:
         self.escalation.ledger().pending.setdefault(signal, detail[:160])
 
     def _local_options(self, options: dict[str, Any]) -> dict[str, Any]:
-        confidence = self.policy.min_logprob is not None or self.policy.mean_logprob is not None
+        thresholds = (self.policy.min_logprob, self.policy.mean_logprob)
+        confidence = self.escalation.logprobs or any(value is not None for value in thresholds)
         if confidence and self.capabilities.logprobs:
             return {**options, "logprobs": True}
         return options

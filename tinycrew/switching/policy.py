@@ -69,6 +69,13 @@ class EscalationPolicy(BaseModel):
     """After the cloud failed (down, too slow, 429/5xx after every retry), the run's steps stay local
     this long without trying it again."""
 
+    def for_steps_of_a_cascade(self) -> EscalationPolicy:
+        """This policy with every signal off and its budgets, privacy and fault settings kept: the step
+        policy of `Agent(cascade=policy)` without `escalation=`, where the whole run, not a step, goes
+        to the cloud."""
+        off = {"min_logprob": None, "mean_logprob": None, "on_constraint": False, "on_tool_error": False}
+        return self.model_copy(update={**off, "on_validation": False, "on_repeat": False})
+
     def reasons(self, signals: Signals) -> list[str]:
         """The signals that fire under this policy, each as a short reason (empty: the step stays local)."""
         fired = []
