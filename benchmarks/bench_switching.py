@@ -14,6 +14,10 @@ Derived without running anything again, since decoding is greedy and a routed ru
   and calibrated on their requests; each eval entry takes the cloud run's result when routed there.
 - cascade: the local run, or the cloud run when the local result fails `failed_check` (the local
   attempt's tokens still count).
+- signals: the local run again with each step's signals recorded (logprobs asked, nothing acted on),
+  on train and eval entries; calibrated cascade at each target share: `calibrate_cascade` sets the
+  default policy's `min_logprob` so that the target share of the train runs would go to the cloud, and
+  an eval entry takes the cloud run where `UnsureCheck` fails its signals run.
 - cascade on unsure runs (`Agent(cascade=EscalationPolicy(min_logprob=t))`) at each threshold: the
   cloud run where the escalation run at t escalated a step or failed `failed_check`, else that run.
   Exact: up to its first escalated step an escalation run is the local run with the same signals, and
@@ -51,11 +55,14 @@ from tinycrew.graphs import Agent
 from tinycrew.models import DEFAULT_MODEL, TEACHER_MODEL, ensure_local, load_model
 from tinycrew.switching import (
     CloudConfig,
+    EscalationDecision,
     EscalationPolicy,
     FixedRoute,
     QueryRouter,
     RoutingExample,
+    calibrate_cascade,
     failed_check,
+    unsure_step,
 )
 from tinycrew.tools import ToolRegistry, tool_from_schema
 
@@ -63,6 +70,11 @@ THRESHOLDS = (-3.0, -1.5, -0.5)
 COMMIT = current_commit()
 """Recorded on each row: a benchmark continued over several sessions can tell its rows apart."""
 TARGETS = (0.1, 0.3, 0.5)
+STEP_SIGNALS = ("min_logprob", "mean_logprob", "validation", "constraint", "repeat", "tool_error")
+SIGNALS_ONLY = EscalationPolicy(
+    min_logprob=-1e9, on_constraint=False, on_tool_error=False, on_validation=False, on_repeat=False
+)
+"""Asks for logprobs (a threshold is set) and fires on nothing: the local run with its signals."""
 
 
 def free_port() -> int:
@@ -116,6 +128,8 @@ def agent_for(entry: BfclEntry, local: Any, kind: str, cloud: CloudConfig | None
     elif kind.startswith("escalation"):
         threshold = float(kind.split("@")[1])
         options = {"cloud": cloud, "escalation": EscalationPolicy(min_logprob=threshold)}
+    elif kind == "signals":  # the local run, each step's signals recorded (logprobs asked), none acted on
+        options = {"cloud": cloud, "escalation": SIGNALS_ONLY}
     agent = Agent(
         registry, models=local, checkpointer="memory", record=False, answer=False,
         top_k=max(MIN_TOP_K, len(registry)), **options,
@@ -142,6 +156,10 @@ def run_entry(entry: BfclEntry, local: Any, kind: str, cloud: CloudConfig | None
         "cost_usd": float(result.cost_usd),
         "seconds": time.perf_counter() - started,
         "commit": COMMIT,
+        "steps": [
+            {"role": d.role, "escalated": d.escalated, **{k: d.signals.get(k) for k in STEP_SIGNALS}}
+            for d in result.escalations
+        ],
     }
 
 
@@ -168,6 +186,21 @@ def run_kind(
                 f"{kind:<18} {index:>3}/{len(todo)} {entry.id:<26} ok={row['ok']!s:<5} {row['seconds']:.1f} s"
             )
     return {entry.id: done[entry.id] for entry in todo}
+
+
+def decisions(row: dict[str, Any]) -> list[EscalationDecision]:
+    """A row's recorded steps as the escalation decisions they were."""
+    return [
+        EscalationDecision(
+            step=index,
+            role=step["role"],
+            local_model="local",
+            cloud_model="cloud",
+            escalated=step["escalated"],
+            signals={name: step[name] for name in STEP_SIGNALS if step.get(name) is not None},
+        )  # fmt: skip
+        for index, step in enumerate(row["steps"])
+    ]
 
 
 def summary(name: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -235,6 +268,7 @@ def main() -> None:
         for threshold in THRESHOLDS:
             kind = f"escalation@{threshold:g}"
             runs[kind] = run_kind(kind, evals, local, cloud, args.out)
+        runs["signals"] = run_kind("signals", train + evals, local, cloud, args.out)
 
     ids = [entry.id for entry in evals]
     table = [
@@ -266,6 +300,13 @@ def main() -> None:
             for i in ids
         ]
         table.append(summary(f"unsure-cascade@{threshold:g}", unsure))
+    signals = runs["signals"]
+    for target in TARGETS:
+        policy = calibrate_cascade(EscalationPolicy(), [decisions(signals[e.id]) for e in train], target)
+        sent = [i for i in ids if signals[i]["check"] or unsure_step(decisions(signals[i]), policy)]
+        rows = [combined(signals[i], runs["cloud"][i], True) if i in sent else signals[i] for i in ids]
+        table.append(summary(f"calibrated-cascade@{target:g}", rows))
+        print(f"calibrated-cascade@{target:g}: min_logprob {policy.min_logprob}, sent {len(sent)}/{len(ids)}")
 
     local_acc, cloud_acc = table[0]["accuracy"], table[1]["accuracy"]
     cloud_tokens = table[1]["cloud_tokens"] or 1

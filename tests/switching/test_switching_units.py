@@ -164,3 +164,36 @@ def test_a_cascade_policy_escalates_no_single_step_but_keeps_budgets_and_privacy
     signals = Signals(min_logprob=-9.0, constraint="bad", tool_error="t", validation="v", repeat="r")
     assert steps.reasons(signals) == [] and policy.reasons(signals)
     assert (steps.max_cloud_calls, steps.local_only, steps.redact) == (3, "stay_local", False)
+
+
+def test_calibrate_cascade_sends_the_target_share_of_runs_and_counts_other_signals_as_sent() -> None:
+    from tinycrew.graphs.agent import RunResult
+    from tinycrew.switching import UnsureCheck, calibrate_cascade
+
+    def run(*least: float, validation: str | None = None):
+        steps = [_decision(i, {"min_logprob": value}) for i, value in enumerate(least)]
+        if validation:
+            steps.append(_decision(len(steps), {"validation": validation, "min_logprob": -0.01}))
+        return steps
+
+    runs = [run(-0.1, -0.05), run(-0.5), run(-2.0, -0.3), run(-4.0), run(-0.2, validation="bad date")]
+    policy = calibrate_cascade(EscalationPolicy(), runs, 0.4)
+    assert -4.0 < policy.min_logprob < -2.0
+    sent = [
+        UnsureCheck(policy)(RunResult(run_id="r", graph="crew", status="done", escalations=r)) for r in runs
+    ]
+    assert [why is not None for why in sent] == [False, False, False, True, True]
+    assert calibrate_cascade(EscalationPolicy(), runs, 0.8).min_logprob >= -0.5
+    everything = calibrate_cascade(EscalationPolicy(), runs, 1.0)
+    assert all(
+        UnsureCheck(everything)(RunResult(run_id="r", graph="c", status="done", escalations=r)) for r in runs
+    )
+    assert calibrate_cascade(EscalationPolicy(), runs, 0.0).min_logprob is None  # only other signals send
+
+
+def test_unsure_check_reads_only_the_policy_roles() -> None:
+    from tinycrew.switching import unsure_step
+
+    steps = [_decision(0, {"min_logprob": -5.0}).model_copy(update={"role": "gate"})]
+    assert unsure_step(steps, EscalationPolicy(min_logprob=-1.0)) is not None
+    assert unsure_step(steps, EscalationPolicy(min_logprob=-1.0, roles=["caller"])) is None

@@ -8,7 +8,7 @@ cloud a local run that fails a check (`Agent(..., router=..., cascade=True)`), o
 policy would escalate (`cascade=EscalationPolicy(...)`: escalation for the whole run).
 """
 
-from tinycrew.switching.cascade import Check, UnsureCheck, failed_check
+from tinycrew.switching.cascade import Check, UnsureCheck, calibrate_cascade, failed_check, unsure_step
 from tinycrew.switching.cloud import CloudConfig, cloud_model, cost_usd
 from tinycrew.switching.escalating import EscalatingModel, Escalation
 from tinycrew.switching.ledger import LEDGER_KEY, RunLedger, current_ledger, observe_calls
@@ -38,6 +38,7 @@ __all__ = [
     "RunLedger",
     "Signals",
     "UnsureCheck",
+    "calibrate_cascade",
     "cloud_model",
     "cost_usd",
     "current_ledger",
@@ -45,4 +46,5 @@ __all__ = [
     "failed_check",
     "guard_messages",
     "observe_calls",
+    "unsure_step",
 ]

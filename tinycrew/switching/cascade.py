@@ -10,10 +10,13 @@ was unsure (the policy's signals fired), instead of having the cloud redo that s
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from tinycrew.switching.policy import EscalationPolicy, Signals
+import numpy as np
+
+from tinycrew.switching.policy import EscalationDecision, EscalationPolicy, Signals
+from tinycrew.switching.router import threshold_for_share
 
 Check = Callable[[Any], "str | None"]
 
@@ -54,16 +57,55 @@ class UnsureCheck:
         self.policy = policy
 
     def __call__(self, result: Any) -> str | None:
-        why = failed_check(result)
-        if why is not None:
-            return why
-        for decision in getattr(result, "escalations", []):
-            if decision.escalated or decision.reasons == ["routed"]:
-                continue  # the cloud's output replaced this step's: its local signals no longer matter
-            fired = self.policy.reasons(Signals(**decision.signals))
-            if fired:
-                return f"step {decision.step} ({decision.role}) was unsure: {'; '.join(fired)}"[:300]
-        return None
+        return failed_check(result) or unsure_step(getattr(result, "escalations", []), self.policy)
+
+
+def unsure_step(decisions: Iterable[EscalationDecision], policy: EscalationPolicy) -> str | None:
+    """The first local step of a run whose signals fire under `policy`, as a reason; None if none."""
+    for decision in _judged(decisions, policy):
+        fired = policy.reasons(Signals(**decision.signals))
+        if fired:
+            return f"step {decision.step} ({decision.role}) was unsure: {'; '.join(fired)}"[:300]
+    return None
+
+
+def _judged(decisions: Iterable[EscalationDecision], policy: EscalationPolicy) -> list[EscalationDecision]:
+    """The local steps whose signals count: not replaced by the cloud's output, of the policy's roles."""
+    return [
+        decision
+        for decision in decisions
+        if not decision.escalated
+        and decision.reasons != ["routed"]
+        and (policy.roles is None or decision.role in policy.roles)
+    ]
+
+
+def calibrate_cascade(
+    policy: EscalationPolicy, runs: Sequence[Sequence[EscalationDecision]], cloud_share: float
+) -> EscalationPolicy:
+    """`policy` with the `min_logprob` at which `cloud_share` (0..1) of `runs` would fail its
+    `UnsureCheck`, RouteLLM's calibration for the run-level cascade. Each run is the decisions of its
+    local steps (`RunResult.escalations` of runs made with logprobs asked, say with
+    `cascade=policy`); a run another of the policy's signals fails (a constraint, validation or tool
+    failure, a repeat) counts as sent at any threshold, one with no logprobs as never sent for one."""
+    if not 0.0 <= cloud_share <= 1.0:
+        raise ValueError(f"cloud_share must be between 0 and 1, not {cloud_share}")
+    if not runs:
+        raise ValueError("calibrating needs at least one local run")
+    other = policy.model_copy(update={"min_logprob": None})
+    scores = []
+    for decisions in runs:
+        steps = [Signals(**decision.signals) for decision in _judged(decisions, policy)]
+        values = [step.min_logprob for step in steps if step.min_logprob is not None]
+        if any(other.reasons(step) for step in steps):
+            scores.append(float("inf"))
+        else:
+            scores.append(-min(values) if values else -1.0)  # doubt: higher is less sure
+    threshold = threshold_for_share(np.array(scores), cloud_share)
+    if threshold == float("inf"):
+        return policy.model_copy(update={"min_logprob": None})
+    # sent when doubt > threshold, that is min_logprob < -threshold: the policy fires at <= its value
+    return policy.model_copy(update={"min_logprob": float(np.nextafter(-threshold, -np.inf))})
 
 
 def as_check(cascade: bool | Check | EscalationPolicy | None) -> Check | None:
