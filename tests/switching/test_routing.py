@@ -89,3 +89,26 @@ def test_a_cascade_policy_reruns_a_run_with_an_unsure_step_on_the_cloud(
     assert sent and len(proxy.bodies) == len(sent)  # the local attempt sent no step of its own
     local_attempt = store.get_run(redone.cascaded_from)
     assert local_attempt is not None and local_attempt.finished_at is not None
+
+
+def test_tinycrew_run_whole_run_sends_an_unsure_request_to_the_cloud(teacher_server, proxy, tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from tinycrew.cli import app
+
+    args = [
+        "run",
+        "What is 17 times 23?",
+        "--no-record",
+        "--checkpointer",
+        "memory",
+        "--cloud-url",
+        proxy.url,
+    ]
+    args += ["--cloud-model", teacher_server.model, "--cloud-dialect", "llama.cpp", "--min-logprob", "0"]
+    result = CliRunner().invoke(app, [*args, "--whole-run"], env={"TINYCREW_HOME": str(tmp_path)})
+    assert result.exit_code == 0, result.output
+    assert "to the cloud: step 0 (" in result.output and "was unsure: min_logprob" in result.output
+    assert "391" in result.output and proxy.bodies
+    refused = CliRunner().invoke(app, ["run", "What is 17 times 23?", "--whole-run"])
+    assert refused.exit_code != 0 and "--whole-run needs a cloud model" in refused.output

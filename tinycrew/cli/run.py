@@ -129,10 +129,15 @@ def run_command(
     ),
     mean_logprob: float = typer.Option(None, help="escalate a step whose mean token logprob is at or below"),
     max_cloud_calls: int = typer.Option(None, help="at most this many cloud calls per run"),
+    whole_run: bool = typer.Option(
+        False, help="an unsure step sends the whole request to the cloud (a cascade), not that step alone"
+    ),
 ) -> None:
     """Run an agent on the built-in tools (calculate, day_of_week, current_time, convert_units).
 
-    Example: `tinycrew run "What is 17 times 23?"` (the crew graph; `--graph umi` for another)
+    Example: `tinycrew run "What is 17 times 23?"` (the crew graph; `--graph umi` for another);
+    `--cloud-url ... --cloud-model ... --min-logprob -1.5` escalates unsure steps, `--whole-run` the
+    whole request instead.
     """
     check_graph(graph)
     check_model(model, "--model")
@@ -147,12 +152,15 @@ def run_command(
 
         cloud = {"base_url": cloud_url, "model": cloud_model, "api_key_env": cloud_key_env}
         prices = {"dialect": cloud_dialect, "input_price_per_m": price_in, "output_price_per_m": price_out}
+        policy = EscalationPolicy(
+            min_logprob=min_logprob, mean_logprob=mean_logprob, max_cloud_calls=max_cloud_calls
+        )
         switching = {
             "cloud": CloudConfig.model_validate(cloud | prices),
-            "escalation": EscalationPolicy(
-                min_logprob=min_logprob, mean_logprob=mean_logprob, max_cloud_calls=max_cloud_calls
-            ),
+            "cascade" if whole_run else "escalation": policy,
         }
+    elif whole_run:
+        raise UserError("--whole-run needs a cloud model", fix="give --cloud-url and --cloud-model")
     agent = Agent(
         builtin_tools(), graph=graph, models=model, record=record, checkpointer=checkpointer, **switching
     )  # type: ignore[arg-type]
@@ -166,6 +174,9 @@ def run_command(
                     changes = {"calls": changes.get("calls", [])[seen_calls:]}
                     seen_calls += len(changes["calls"])
                 _show_update(node, changes or {})
+            if "cascade" in value:  # the local run was unsure: the cloud runs the request again
+                console.print(f"[yellow]to the cloud:[/yellow] {escape(value['cascade']['reason'])}")
+                seen_calls = 0
         elif kind == "result":
             result = value
     assert result is not None
