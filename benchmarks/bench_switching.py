@@ -18,6 +18,9 @@ Derived without running anything again, since decoding is greedy and a routed ru
   on train and eval entries; calibrated cascade at each target share: `calibrate_cascade` sets the
   default policy's `min_logprob` so that the target share of the train runs would go to the cloud, and
   an eval entry takes the cloud run where `UnsureCheck` fails its signals run.
+- agreement cascade (`AgreementCheck`): the compiler graph on the same 0.5B runs each eval entry too
+  ("compiler" rows); where its calls differ from the signals run's, the entry takes the cloud run.
+  Both runs' local work counts.
 - cascade on unsure runs (`Agent(cascade=EscalationPolicy(min_logprob=t))`) at each threshold: the
   cloud run where the escalation run at t escalated a step or failed `failed_check`, else that run.
   Exact: up to its first escalated step an escalation run is the local run with the same signals, and
@@ -61,6 +64,7 @@ from tinycrew.switching import (
     QueryRouter,
     RoutingExample,
     calibrate_cascade,
+    call_set,
     failed_check,
     unsure_step,
 )
@@ -131,8 +135,8 @@ def agent_for(entry: BfclEntry, local: Any, kind: str, cloud: CloudConfig | None
     elif kind == "signals":  # the local run, each step's signals recorded (logprobs asked), none acted on
         options = {"cloud": cloud, "escalation": SIGNALS_ONLY}
     agent = Agent(
-        registry, models=local, checkpointer="memory", record=False, answer=False,
-        top_k=max(MIN_TOP_K, len(registry)), **options,
+        registry, graph="compiler" if kind == "compiler" else "crew", models=local, checkpointer="memory",
+        record=False, answer=False, top_k=max(MIN_TOP_K, len(registry)), **options,
     )  # fmt: skip
     return agent, names
 
@@ -156,6 +160,7 @@ def run_entry(entry: BfclEntry, local: Any, kind: str, cloud: CloudConfig | None
         "cost_usd": float(result.cost_usd),
         "seconds": time.perf_counter() - started,
         "commit": COMMIT,
+        "calls": call_set(result.calls),
         "steps": [
             {"role": d.role, "escalated": d.escalated, **{k: d.signals.get(k) for k in STEP_SIGNALS}}
             for d in result.escalations
@@ -269,6 +274,7 @@ def main() -> None:
             kind = f"escalation@{threshold:g}"
             runs[kind] = run_kind(kind, evals, local, cloud, args.out)
         runs["signals"] = run_kind("signals", train + evals, local, cloud, args.out)
+        runs["compiler"] = run_kind("compiler", evals, local, None, args.out)
 
     ids = [entry.id for entry in evals]
     table = [
@@ -307,6 +313,17 @@ def main() -> None:
         rows = [combined(signals[i], runs["cloud"][i], True) if i in sent else signals[i] for i in ids]
         table.append(summary(f"calibrated-cascade@{target:g}", rows))
         print(f"calibrated-cascade@{target:g}: min_logprob {policy.min_logprob}, sent {len(sent)}/{len(ids)}")
+
+    compiler = runs["compiler"]
+    sent = [i for i in ids if signals[i]["check"] or signals[i]["calls"] != compiler[i]["calls"]]
+    rows = []
+    for i in ids:  # the second opinion's local work is paid on every entry
+        row = combined(signals[i], runs["cloud"][i], True) if i in sent else dict(signals[i])
+        row["local_calls"] += compiler[i]["local_calls"]
+        row["local_tokens"] += compiler[i]["local_tokens"]
+        rows.append(row)
+    table.append(summary("agreement-cascade", rows))
+    print(f"agreement-cascade: the crew and compiler graphs disagree on {len(sent)}/{len(ids)}")
 
     local_acc, cloud_acc = table[0]["accuracy"], table[1]["accuracy"]
     cloud_tokens = table[1]["cloud_tokens"] or 1

@@ -7,7 +7,8 @@ import pytest
 
 from tests.switching.test_escalation import cloud, order_status
 from tinycrew.graphs import Agent
-from tinycrew.switching import EscalationPolicy, QueryRouter, RoutingExample
+from tinycrew.switching import AgreementCheck, EscalationPolicy, QueryRouter, RoutingExample
+from tinycrew.tools import tool
 
 pytestmark = pytest.mark.slow
 
@@ -112,3 +113,36 @@ def test_tinycrew_run_whole_run_sends_an_unsure_request_to_the_cloud(teacher_ser
     assert "391" in result.output and proxy.bodies
     refused = CliRunner().invoke(app, ["run", "What is 17 times 23?", "--whole-run"])
     assert refused.exit_code != 0 and "--whole-run needs a cloud model" in refused.output
+
+
+@tool
+def shipping_state(order_id: str) -> str:
+    """Look up the shipping status of a customer order.
+
+    Args:
+        order_id: The order number, e.g. "B-2".
+    """
+    return f"Order {order_id} shipped on 2024-05-02."
+
+
+def test_an_agreement_cascade_keeps_agreeing_runs_local_and_sends_the_others(
+    default_model, teacher_server, proxy, store
+) -> None:
+    def second(tools) -> Agent:
+        return Agent(tools, models=default_model, checkpointer="memory", record=False, answer=False)
+
+    same = crew(
+        default_model,
+        store,
+        cloud=cloud(proxy, teacher_server),
+        cascade=AgreementCheck(second([order_status])),
+    )
+    kept = same.run(HARD)
+    assert (
+        kept.route is None and kept.task == HARD and proxy.bodies == []
+    )  # the same graph agrees with itself
+
+    other = AgreementCheck(second([shipping_state]))  # the same request, a tool of another name: other calls
+    redone = crew(default_model, store, cloud=cloud(proxy, teacher_server), cascade=other).run(HARD)
+    assert redone.cascaded_from is not None and proxy.bodies
+    assert redone.route["cascade"].startswith("the crew graph made other calls: shipping_state(")

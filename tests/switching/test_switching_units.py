@@ -197,3 +197,15 @@ def test_unsure_check_reads_only_the_policy_roles() -> None:
     steps = [_decision(0, {"min_logprob": -5.0}).model_copy(update={"role": "gate"})]
     assert unsure_step(steps, EscalationPolicy(min_logprob=-1.0)) is not None
     assert unsure_step(steps, EscalationPolicy(min_logprob=-1.0, roles=["caller"])) is None
+
+
+def test_call_set_compares_the_calls_that_ran_in_any_order() -> None:
+    from tinycrew.agents import CallRecord
+    from tinycrew.switching import call_set
+
+    a = CallRecord(id=1, name="f", arguments={"x": 1, "y": [1, 2]})
+    b = CallRecord(id=2, name="g", arguments={})
+    invalid = CallRecord(id=3, name="f", arguments={"x": "one"}, ok=False, error_kind="arguments")
+    assert call_set([a, b]) == call_set([b.model_copy(update={"id": 7}), invalid, a])
+    assert call_set([a]) != call_set([a.model_copy(update={"arguments": {"y": [1, 2], "x": 2}})])
+    assert call_set([]) == call_set([invalid])

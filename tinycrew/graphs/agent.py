@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import inspect
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Iterator, Sequence
@@ -91,6 +92,8 @@ class RunResult(BaseModel):
     """A cascade's cloud run: the id of the local run whose result failed the check."""
     tools: list[str] = Field(default_factory=list)
     elapsed_s: float = 0.0
+    task: str | None = None
+    """The request this run (turn) answered."""
 
     @model_validator(mode="after")
     def _own_thread(self) -> RunResult:
@@ -186,9 +189,10 @@ class Agent:
     With a `cloud` model, `router` (a `QueryRouter` or the folder `tinycrew router fit` wrote) sends a
     request it predicts the local graph would fail to the cloud model for every step, and `cascade`
     (True, or a check `result -> reason | None`) re-runs on the cloud a local run whose result fails the
-    check; `cascade=EscalationPolicy(...)` re-runs one that had a step the policy would escalate (and,
-    without `escalation=`, no single step escalates); `RunResult.route` says what happened (see
-    docs/switching.md).
+    check; `cascade=EscalationPolicy(...)` re-runs one that had a step the policy would escalate, and
+    `cascade=AgreementCheck(other_agent)` one where a second local agent made other calls. With a
+    router or a cascade and no `escalation=`, no single step escalates: the whole run switches.
+    `RunResult.route` says what happened (see docs/switching.md).
 
     `run(task, thread=...)` adds a turn to a conversation whose roles see the earlier turns; each turn
     is its own recorded run. `agent.graph` is the compiled LangGraph graph (a subgraph, state reads);
@@ -251,8 +255,9 @@ class Agent:
             )
         self.router = QueryRouter.load(router) if isinstance(router, str | Path) else router
         self.cascade = as_check(cascade)
-        if escalation is None and isinstance(cascade, EscalationPolicy):
-            escalation = cascade.for_steps_of_a_cascade()
+        if escalation is None and (router is not None or cascade):  # the whole run switches, no step
+            base = cascade if isinstance(cascade, EscalationPolicy) else EscalationPolicy()
+            escalation = base.for_steps_of_a_cascade()
         logprobs = getattr(self.cascade, "needs_logprobs", False)
         self.escalation = (
             None if cloud is None else Escalation(cloud_model(cloud), escalation, logprobs=logprobs)
@@ -367,6 +372,7 @@ class Agent:
             cost_usd=sum(counts.get("cost_usd", 0.0) for counts in by_model.values()),
             tools=values.get("tools", []),
             elapsed_s=time.perf_counter() - started,
+            task=values.get("task"),
         )
         if status == "done" and self.recorder is not None:
             self.recorder.finish_run(
@@ -457,6 +463,8 @@ class Agent:
         why = None
         if self.cascade is not None and task is not None and (route or {}).get("route") != "cloud":
             why = self.cascade(result)
+            if inspect.isawaitable(why):  # a check that runs something itself (AgreementCheck)
+                why = await why
         if why is None:
             yield "result", result
             return

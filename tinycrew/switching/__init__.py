@@ -8,7 +8,15 @@ cloud a local run that fails a check (`Agent(..., router=..., cascade=True)`), o
 policy would escalate (`cascade=EscalationPolicy(...)`: escalation for the whole run).
 """
 
-from tinycrew.switching.cascade import Check, UnsureCheck, calibrate_cascade, failed_check, unsure_step
+from tinycrew.switching.cascade import (
+    AgreementCheck,
+    Check,
+    UnsureCheck,
+    calibrate_cascade,
+    call_set,
+    failed_check,
+    unsure_step,
+)
 from tinycrew.switching.cloud import CloudConfig, cloud_model, cost_usd
 from tinycrew.switching.escalating import EscalatingModel, Escalation
 from tinycrew.switching.ledger import LEDGER_KEY, RunLedger, current_ledger, observe_calls
@@ -23,6 +31,7 @@ from tinycrew.switching.router import (
 )
 
 __all__ = [
+    "AgreementCheck",
     "LEDGER_KEY",
     "WITHHELD",
     "Check",
@@ -39,6 +48,7 @@ __all__ = [
     "Signals",
     "UnsureCheck",
     "calibrate_cascade",
+    "call_set",
     "cloud_model",
     "cost_usd",
     "current_ledger",

@@ -10,6 +10,7 @@ was unsure (the policy's signals fired), instead of having the cloud redo that s
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -58,6 +59,41 @@ class UnsureCheck:
 
     def __call__(self, result: Any) -> str | None:
         return failed_check(result) or unsure_step(getattr(result, "escalations", []), self.policy)
+
+
+class AgreementCheck:
+    """Self-consistency cascade (after the mixture-of-thoughts cascade of Yue et al., 2023: when the
+    weak model's two ways of answering agree it is usually right): a second local agent, another
+    graph on the same small model say, runs the request too, and a run whose calls differ from the
+    second agent's goes to the cloud. No cloud token is spent on deciding, only local time; the
+    second agent sees the request alone, not a conversation's earlier turns. `failed_check` applies
+    first.
+
+    Example: `Agent(tools, cloud=cloud, cascade=AgreementCheck(second))` with
+    `second = Agent(tools, graph="compiler", checkpointer="memory", record=False, answer=False)`.
+    """
+
+    def __init__(self, second: Any) -> None:
+        self.second = second
+
+    async def __call__(self, result: Any) -> str | None:
+        why = failed_check(result)
+        if why is not None or result.task is None:
+            return why
+        other = await self.second.arun(result.task)
+        mine, theirs = call_set(result.calls), call_set(other.calls)
+        if mine == theirs:
+            return None
+        shown = ", ".join(call.call_text() for call in other.calls if call.ok) or "no call"
+        return f"the {other.graph} graph made other calls: {shown}"[:300]
+
+
+def call_set(calls: Iterable[Any]) -> list[str]:
+    """The calls that ran, as a sorted list of `name` + canonical JSON arguments: two runs agree
+    when these are equal (order and call ids aside)."""
+    return sorted(
+        f"{call.name} {json.dumps(call.arguments, sort_keys=True, default=str)}" for call in calls if call.ok
+    )
 
 
 def unsure_step(decisions: Iterable[EscalationDecision], policy: EscalationPolicy) -> str | None:
