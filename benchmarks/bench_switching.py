@@ -33,6 +33,7 @@ the cost-quality curve. Runs are appended to `--out/runs-<kind>.jsonl` and reuse
 continues where it was.
 
 Usage: python benchmarks/bench_switching.py [--per-category 30] [--train-per-category 20] [--out DIR]
+       [--only KIND ...]
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ from tinycrew.switching import (
 )
 from tinycrew.tools import ToolRegistry, tool_from_schema
 
-THRESHOLDS = (-3.0, -1.5, -0.5)
+THRESHOLDS = (-3.0, -1.5)
 COMMIT = current_commit()
 """Recorded on each row: a benchmark continued over several sessions can tell its rows apart."""
 TARGETS = (0.1, 0.3, 0.5)
@@ -168,10 +169,8 @@ def run_entry(entry: BfclEntry, local: Any, kind: str, cloud: CloudConfig | None
     }
 
 
-def run_kind(
-    kind: str, todo: list[BfclEntry], local: Any, cloud: CloudConfig | None, out: Path
-) -> dict[str, dict[str, Any]]:
-    """Every entry of `todo` in run kind `kind`, reusing the lines already in out/runs-<kind>.jsonl."""
+def rows_of(kind: str, out: Path) -> dict[str, dict[str, Any]]:
+    """The rows already in out/runs-<kind>.jsonl, by entry id."""
     path = out / f"runs-{kind}.jsonl"
     done: dict[str, dict[str, Any]] = {}
     if path.exists():
@@ -179,6 +178,15 @@ def run_kind(
             if line.strip():
                 row = json.loads(line)
                 done[row["id"]] = row
+    return done
+
+
+def run_kind(
+    kind: str, todo: list[BfclEntry], local: Any, cloud: CloudConfig | None, out: Path
+) -> dict[str, dict[str, Any]]:
+    """Every entry of `todo` in run kind `kind`, reusing the lines already in out/runs-<kind>.jsonl."""
+    path = out / f"runs-{kind}.jsonl"
+    done = rows_of(kind, out)
     with path.open("a", encoding="utf-8") as handle:
         for index, entry in enumerate(todo, start=1):
             if entry.id in done:
@@ -255,6 +263,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("results/switching"))
     parser.add_argument("--price-in", type=float, default=0.15, help="cloud USD per 1M prompt tokens")
     parser.add_argument("--price-out", type=float, default=0.60, help="cloud USD per 1M completion tokens")
+    parser.add_argument(
+        "--only", action="append", metavar="KIND",
+        help="run only these kinds (local, cloud, escalation@-3, signals, compiler, ...), say in a second "
+        "process beside a running one; the summary needs every kind's rows",
+    )  # fmt: skip
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     threads = int(os.environ.get("TINYCREW_THREADS", "0")) or len(os.sched_getaffinity(0))
@@ -268,13 +281,23 @@ def main() -> None:
             base_url=url, model=TEACHER_MODEL, dialect="llama.cpp", timeout=600.0,
             input_price_per_m=args.price_in, output_price_per_m=args.price_out,
         )  # fmt: skip
-        runs = {"local": run_kind("local", train + evals, local, None, args.out)}
-        runs["cloud"] = run_kind("cloud", evals, local, cloud, args.out)
-        for threshold in THRESHOLDS:
-            kind = f"escalation@{threshold:g}"
-            runs[kind] = run_kind(kind, evals, local, cloud, args.out)
-        runs["signals"] = run_kind("signals", train + evals, local, cloud, args.out)
-        runs["compiler"] = run_kind("compiler", evals, local, None, args.out)
+        kinds: list[tuple[str, list[BfclEntry], CloudConfig | None]] = [
+            ("local", train + evals, None),
+            ("cloud", evals, cloud),
+            *((f"escalation@{threshold:g}", evals, cloud) for threshold in THRESHOLDS),
+            ("signals", train + evals, cloud),
+            ("compiler", evals, None),
+        ]
+        runs = {
+            kind: run_kind(kind, todo, local, remote, args.out)
+            if not args.only or kind in args.only
+            else {e.id: row for e in todo if (row := rows_of(kind, args.out).get(e.id)) is not None}
+            for kind, todo, remote in kinds
+        }
+    missing = {kind: len(todo) - len(runs[kind]) for kind, todo, _ in kinds if len(runs[kind]) < len(todo)}
+    if missing:
+        print(f"no summary yet: rows missing {missing}")
+        return
 
     ids = [entry.id for entry in evals]
     table = [
