@@ -246,6 +246,11 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     for row in rows:
         axes.scatter(row["cloud_token_share"] * 100, row["accuracy"] * 100)
         axes.annotate(row["kind"], (row["cloud_token_share"] * 100, row["accuracy"] * 100), fontsize=8)
+    local, cloud = rows[0]["accuracy"] * 100, rows[1]["accuracy"] * 100
+    axes.axvline(30, color="grey", linestyle="--", linewidth=0.8)
+    goal = local + 0.9 * (cloud - local)
+    axes.axhline(goal, color="grey", linestyle="--", linewidth=0.8)
+    axes.annotate("goal: up-left of both lines", (31, goal), fontsize=7, color="grey")
     axes.set_xlabel("cloud tokens, % of cloud-only")
     axes.set_ylabel("BFCL eval-split accuracy, %")
     axes.set_title("Local 0.5B + cloud 1.5B: cost and quality (crew graph)")
@@ -307,14 +312,15 @@ def main() -> None:
     table += [summary(kind, [runs[kind][i] for i in ids]) for kind in runs if kind.startswith("escalation")]
 
     router = QueryRouter.fit([RoutingExample(task_text(e), runs["local"][e.id]["ok"]) for e in train])
-    train_queries = [task_text(entry) for entry in train]
     for target in TARGETS:
-        router.calibrate(train_queries, target)
+        router.calibrate(None, target)  # on its own train requests, each scored without itself
         rows = [
             runs["cloud"][e.id] if router.decide(task_text(e)).route == "cloud" else runs["local"][e.id]
             for e in evals
         ]
         table.append(summary(f"routing@{target:g}", rows))
+        share = router.cloud_share_of([task_text(entry) for entry in evals])
+        print(f"routing@{target:g}: sends {share:.0%} of the eval requests")
     cascade = [
         combined(runs["local"][i], runs["cloud"][i], True) if runs["local"][i]["check"] else runs["local"][i]
         for i in ids
@@ -354,13 +360,13 @@ def main() -> None:
           f"{len(train)} train entries (local failure rate {router.local_failure_rate:.1%})")  # fmt: skip
     commits = sorted({row.get("commit") or "unrecorded" for kind in runs.values() for row in kind.values()})
     print(f"rows from commit(s): {', '.join(commits)}")
-    print(f"{'kind':<18} {'accuracy':>8} {'cloud steps':>11} {'cloud tokens':>12} {'cost $':>9} {'gap':>6}")
+    print(f"{'kind':<24} {'accuracy':>8} {'cloud steps':>11} {'cloud tokens':>12} {'cost $':>9} {'gap':>6}")
     for row in table:
         row["cloud_token_share"] = row["cloud_tokens"] / cloud_tokens
         gap = (row["accuracy"] - local_acc) / (cloud_acc - local_acc) if cloud_acc != local_acc else 0.0
         row["gap_recovered"] = gap
         print(
-            f"{row['kind']:<18} {row['accuracy']:>8.1%} {row['cloud_step_share']:>11.1%} "
+            f"{row['kind']:<24} {row['accuracy']:>8.1%} {row['cloud_step_share']:>11.1%} "
             f"{row['cloud_token_share']:>12.1%} {row['cost_usd']:>9.4f} {gap:>6.0%}"
         )
     plot(table, args.out / "switching_cost_quality.png")
