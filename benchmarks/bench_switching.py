@@ -293,12 +293,13 @@ def main() -> None:
             ("signals", train + evals, cloud),
             ("compiler", evals, None),
         ]
-        runs = {
-            kind: run_kind(kind, todo, local, remote, args.out)
-            if not args.only or kind in args.only
-            else {e.id: row for e in todo if (row := rows_of(kind, args.out).get(e.id)) is not None}
-            for kind, todo, remote in kinds
-        }
+        runs = {}
+        for kind, todo, remote in kinds:
+            if not args.only or kind in args.only:
+                runs[kind] = run_kind(kind, todo, local, remote, args.out)
+            else:
+                done = rows_of(kind, args.out)
+                runs[kind] = {entry.id: done[entry.id] for entry in todo if entry.id in done}
     missing = {kind: len(todo) - len(runs[kind]) for kind, todo, _ in kinds if len(runs[kind]) < len(todo)}
     if missing:
         print(f"no summary yet: rows missing {missing}")

@@ -10,12 +10,12 @@ was unsure (the policy's signals fired), instead of having the cloud redo that s
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
 
+from tinycrew.switching.ledger import call_key
 from tinycrew.switching.policy import EscalationDecision, EscalationPolicy, Signals
 from tinycrew.switching.router import threshold_for_share
 
@@ -89,11 +89,9 @@ class AgreementCheck:
 
 
 def call_set(calls: Iterable[Any]) -> list[str]:
-    """The calls that ran, as a sorted list of `name` + canonical JSON arguments: two runs agree
-    when these are equal (order and call ids aside)."""
-    return sorted(
-        f"{call.name} {json.dumps(call.arguments, sort_keys=True, default=str)}" for call in calls if call.ok
-    )
+    """The calls that ran, each as its `call_key`, sorted: two runs agree when these are equal (order
+    and call ids aside)."""
+    return sorted(call_key(call.name, call.arguments) for call in calls if call.ok)
 
 
 def unsure_step(decisions: Iterable[EscalationDecision], policy: EscalationPolicy) -> str | None:

@@ -73,8 +73,9 @@ class EscalationPolicy(BaseModel):
         """This policy with every signal off and its budgets, privacy and fault settings kept: the step
         policy of `Agent(cascade=policy)` without `escalation=`, where the whole run, not a step, goes
         to the cloud."""
-        off = {"min_logprob": None, "mean_logprob": None, "on_constraint": False, "on_tool_error": False}
-        return self.model_copy(update={**off, "on_validation": False, "on_repeat": False})
+        thresholds = {"min_logprob": None, "mean_logprob": None}
+        switches = dict.fromkeys(("on_constraint", "on_tool_error", "on_validation", "on_repeat"), False)
+        return self.model_copy(update=thresholds | switches)
 
     def reasons(self, signals: Signals) -> list[str]:
         """The signals that fire under this policy, each as a short reason (empty: the step stays local)."""
