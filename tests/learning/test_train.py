@@ -15,12 +15,14 @@ from tinycrew.learning.datasets import DatasetConfig, build_datasets
 from tinycrew.learning.train import (
     StepLog,
     TrainConfig,
+    cpu_bf16,
     dataset_loss,
     load_base,
     saved_adapter_digest,
     total_steps,
     train_stages,
 )
+from tinycrew.models.hardware import has_native_bf16
 from tinycrew.trajectories import RunRecord
 
 ROLES = ["caller", "summarizer"]
@@ -43,6 +45,13 @@ def test_steps_follow_epochs_unless_max_steps_is_given() -> None:
     config = TrainConfig(batch_size=2, grad_accum=2, epochs=3)
     assert total_steps(9, config, None) == math.ceil(5 * 3 / 2)
     assert total_steps(9, config, 7) == 7
+
+
+def test_cpu_precision_follows_the_setting_and_the_cpu() -> None:
+    assert cpu_bf16(TrainConfig(cpu_precision="bf16"), "cpu")
+    assert not cpu_bf16(TrainConfig(cpu_precision="fp32"), "cpu")
+    assert not cpu_bf16(TrainConfig(cpu_precision="bf16"), "cuda:0")  # CUDA weights are bf16 already
+    assert cpu_bf16(TrainConfig(), "cpu") == has_native_bf16()
 
 
 def _weights(adapter: Path) -> dict[str, Any]:

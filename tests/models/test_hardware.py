@@ -14,7 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from tinycrew.models.hardware import EXTRA_BUFTS_ENV, cpu_flags, extra_buffer_types, has_amx
+from tinycrew.models.hardware import (
+    EXTRA_BUFTS_ENV,
+    cpu_flags,
+    extra_buffer_types,
+    has_amx,
+    has_native_bf16,
+)
 
 X86_CPUINFO = """processor\t: 0
 vendor_id\t: GenuineIntel
@@ -44,6 +50,15 @@ def test_extra_buffer_types_are_off_exactly_where_the_cpu_has_amx(tmp_path: Path
     assert not enabled and "AMX" in reason and EXTRA_BUFTS_ENV in reason
     assert extra_buffer_types(arm, env={})[0]
     assert extra_buffer_types(frozenset({"avx2", "avx512f"}), env={})[0]
+
+
+def test_native_bf16_is_avx512_bf16_or_amx_bf16(tmp_path: Path) -> None:
+    (tmp_path / "x86").write_text(X86_CPUINFO)
+    (tmp_path / "arm").write_text(ARM_CPUINFO)
+    assert has_native_bf16(cpu_flags(str(tmp_path / "x86")))  # amx_bf16
+    assert has_native_bf16(frozenset({"avx2", "avx512f", "avx512_bf16"}))  # e.g. AMD Zen 4
+    assert not has_native_bf16(frozenset({"avx2", "avx512f", "avx512bw"}))
+    assert not has_native_bf16(cpu_flags(str(tmp_path / "arm")))
 
 
 def test_the_environment_overrides_the_decision_both_ways() -> None:

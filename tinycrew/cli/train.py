@@ -62,6 +62,12 @@ def train_command(
     ] = "all",
     learning_rate: Annotated[float, typer.Option(help="peak learning rate")] = 2e-4,
     max_length: Annotated[int, typer.Option(help="tokens per sample (prompts cut from the left)")] = 2048,
+    cpu_precision: Annotated[
+        str,
+        typer.Option(
+            help="auto | bf16 | fp32: CPU training under bf16 autocast (auto: where the CPU has it)"
+        ),
+    ] = "auto",
 ) -> None:
     """Teacher trajectories -> verified runs -> per-role datasets -> two-stage LoRA -> GGUF adapters on
     the base -> held-out accuracy before and after, as a table (and losses.png in <out>/training).
@@ -73,6 +79,8 @@ def train_command(
     from tinycrew.learning.pipeline import TASK_SETS, TrainPlan, run_pipeline
     from tinycrew.learning.train import TrainConfig
 
+    if cpu_precision not in ("auto", "bf16", "fp32"):
+        raise UserError(f"--cpu-precision {cpu_precision!r}", fix="--cpu-precision auto|bf16|fp32")
     if targets not in TARGET_SETS:
         raise UserError(f"--targets {targets!r} is not all or attention", fix="--targets all|attention")
     chosen = tasks or ["bfcl", "desktop"]
@@ -86,7 +94,7 @@ def train_command(
     )  # fmt: skip
     training = TrainConfig(
         epochs=epochs, max_steps=max_steps, r=rank, alpha=2.0 * rank, learning_rate=learning_rate,
-        max_length=max_length, target_modules=TARGET_SETS[targets],
+        max_length=max_length, target_modules=TARGET_SETS[targets], cpu_precision=cpu_precision,
     )  # fmt: skip
     tools = None
     if "synthetic" in chosen:

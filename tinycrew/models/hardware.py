@@ -46,6 +46,16 @@ def has_amx(flags: frozenset[str] | None = None) -> bool:
     return "amx_tile" in (cpu_flags() if flags is None else flags)
 
 
+BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+"""x86 flags of bf16 dot-product instructions, which make torch's bf16 matmuls on the CPU fast."""
+
+
+def has_native_bf16(flags: frozenset[str] | None = None) -> bool:
+    """Whether the CPU multiplies bf16 natively (AVX512-BF16 or AMX-BF16); without it torch emulates
+    bf16 on the CPU and is slower than fp32."""
+    return any(flag in (cpu_flags() if flags is None else flags) for flag in BF16_FLAGS)
+
+
 def extra_buffer_types(
     flags: frozenset[str] | None = None, env: dict[str, str] | None = None
 ) -> tuple[bool, str]:
