@@ -10,7 +10,9 @@ weights in peft's format, exported with `export_gguf_lora`) over the packaged qu
   noise hits both alike (first token excluded, as in tinycrew's timings). Goal: ratio >= 0.9.
 
 Usage: python benchmarks/bench_adapters.py [--reps 5] [--tokens 128] [--rank 16] [--dtype f32]
-       [--targets all|attention]   (TINYCREW_THREADS=1 for one llama.cpp thread)
+       [--targets all|attention] [--adapters A.gguf B.gguf C.gguf]
+       (TINYCREW_THREADS=1 for one llama.cpp thread; --adapters measures trained adapters instead,
+       e.g. the role adapters `tinycrew train` wrote to <out>/adapters)
 """
 
 from __future__ import annotations
@@ -82,6 +84,7 @@ def main() -> dict[str, float]:
     parser.add_argument("--rank", type=int, default=16)
     parser.add_argument("--dtype", choices=["f32", "f16"], default="f32")
     parser.add_argument("--targets", choices=list(TARGETS), default="all", help="projections adapted")
+    parser.add_argument("--adapters", nargs="+", type=Path, help="GGUF adapters to measure (default: random)")
     parser.add_argument("--child-rss", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child_rss is not None:
@@ -89,18 +92,19 @@ def main() -> dict[str, float]:
         return {}
 
     with tempfile.TemporaryDirectory(prefix="bench-adapters-") as tmp:
-        adapters = make_adapters(Path(tmp), args.rank, args.dtype, args.targets)
+        adapters = args.adapters or make_adapters(Path(tmp), args.rank, args.dtype, args.targets)
         adapter_mib = sum(path.stat().st_size for path in adapters) / 2**20
         rss_base, rss_adapters = peak_rss([]), peak_rss(adapters)
 
         plain = LlamaCppModel(DEFAULT_MODEL, n_ctx=N_CTX)
-        tuned = LlamaCppModel(DEFAULT_MODEL, n_ctx=N_CTX, adapter=adapters[1])
+        tuned = LlamaCppModel(DEFAULT_MODEL, n_ctx=N_CTX, adapter=adapters[min(1, len(adapters) - 1)])
         without, with_adapter = [], []
         for _ in range(args.reps):
             without.append(decode_rate(plain, args.tokens))
             with_adapter.append(decode_rate(tuned, args.tokens))
 
     figures = {
+        "adapters": [str(path) for path in args.adapters] if args.adapters else "random",
         "adapter_rank": args.rank,
         "adapter_dtype": args.dtype,
         "adapter_targets": args.targets,
@@ -113,10 +117,8 @@ def main() -> dict[str, float]:
         "decode_ratio": statistics.median(with_adapter) / statistics.median(without),
         "threads": plain.llama.context_params.n_threads,
     }
-    print(
-        f"three rank-{args.rank} {args.dtype} adapters on {args.targets} projections: "
-        f"{adapter_mib:.1f} MiB of GGUF"
-    )
+    made = f"rank-{args.rank} {args.dtype} adapters on {args.targets} projections"
+    print(f"{len(adapters)} {'given adapters' if args.adapters else made}: {adapter_mib:.1f} MiB of GGUF")
     print(
         f"peak RSS: base {rss_base:.0f} MiB, base + 3 adapters {rss_adapters:.0f} MiB, "
         f"ratio {figures['rss_ratio']:.3f} (goal <= 1.3)"
