@@ -17,6 +17,7 @@ from tinycrew.learning.synthetic import SyntheticTask
 from tinycrew.learning.teacher import (
     CHECKER,
     EvalSplitError,
+    TaskOutcome,
     TeacherReport,
     _run_tag,
     bfcl_train_tasks,
@@ -25,6 +26,7 @@ from tinycrew.learning.teacher import (
     desktop_train_tasks,
     rehearsal_tools,
     synthetic_teacher_tasks,
+    unverified_tasks,
     verified_runs,
 )
 from tinycrew.tools import ToolRegistry, tool
@@ -99,6 +101,22 @@ def test_teacher_runs_never_run_side_effecting_tools() -> None:
     dry = tools.get("send_sms")
     assert dry.fn is None and not dry.side_effect and dry.openai_schema() == send_sms.openai_schema()
     assert dry.run({"to": "+33 6 12", "text": "hi"}).ok and SENT == []
+
+
+def test_unverified_tasks_are_those_the_teacher_did_not_solve() -> None:
+    entries = bfcl_train_tasks(categories=["simple_python"], limit=3)
+    desktop = desktop_train_tasks(limit=1)
+    report = TeacherReport("t", "crew")
+    report.outcomes = [
+        TaskOutcome("bfcl", entries[0].id, "r0", True, "ok"),
+        TaskOutcome("bfcl", entries[1].id, "r1", False, "value error"),
+        TaskOutcome("desktop", desktop[0].id, "r2", True, "ok", skipped=True),  # verified before
+    ]
+    missed = unverified_tasks([*entries, *desktop], report)
+    # failed, and never run (no outcome): both go to the student; solved ones, even earlier, do not
+    assert [(job.source, job.id) for job in missed] == [("bfcl", entries[1].id), ("bfcl", entries[2].id)]
+    with pytest.raises(EvalSplitError):
+        unverified_tasks(load_category("simple_python", split="eval", limit=1), report)
 
 
 # --------------------------------------------------------------------------------- with the 0.5B

@@ -48,6 +48,10 @@ def train_command(
     ] = None,
     store: Annotated[Path | None, typer.Option(help="store (default: <out>/trajectories.sqlite)")] = (None),
     collect: Annotated[bool, typer.Option(help="run the teacher; --no-collect trains on the store")] = True,
+    fill_with_student: Annotated[
+        bool,
+        typer.Option(help="run the base model on the tasks the teacher missed; train on its verified runs"),
+    ] = False,
     evaluate: Annotated[bool, typer.Option(help="score the held-out split before and after")] = True,
     eval_limit: Annotated[int | None, typer.Option(help="at most this many eval entries per set")] = None,
     bfcl: Annotated[Path | None, typer.Option(help="BFCL data folder (default: ../shared/bfcl)")] = None,
@@ -89,7 +93,8 @@ def train_command(
         raise UserError(f"unknown task set {', '.join(unknown)}", fix=f"choose from {', '.join(TASK_SETS)}")
     plan = TrainPlan(
         out=out, base=base, name=name, task_sets=chosen, task_limit=limit, synthetic=synthetic,
-        store=store, collect=collect, evaluate=evaluate, eval_limit=eval_limit, bfcl_root=bfcl,
+        store=store, collect=collect, fill_with_student=fill_with_student, evaluate=evaluate,
+        eval_limit=eval_limit, bfcl_root=bfcl,
         **({"bfcl_categories": category} if category else {}),
     )  # fmt: skip
     training = TrainConfig(

@@ -24,6 +24,7 @@ from tinycrew.learning.teacher import (
     collect_teacher_runs,
     desktop_train_tasks,
     synthetic_teacher_tasks,
+    unverified_tasks,
     verified_runs,
 )
 from tinycrew.learning.train import StepLog, TrainConfig, dataset_loss, load_base, train_lora, train_stages
@@ -51,5 +52,6 @@ __all__ = [
     "synthetic_teacher_tasks",
     "train_lora",
     "train_stages",
+    "unverified_tasks",
     "verified_runs",
 ]

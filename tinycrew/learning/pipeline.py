@@ -40,6 +40,11 @@ class TrainPlan(BaseModel):
     synthetic: int = Field(default=0, ge=0, description="synthetic tasks to generate over the desktop tools")
     store: Path | None = Field(default=None, description="trajectory store; default out/trajectories.sqlite")
     collect: bool = Field(default=True, description="run the teacher; False trains on the store as it is")
+    fill_with_student: bool = Field(
+        default=False,
+        description="also run the base model on the train tasks the teacher did not solve and train on its"
+        " verified runs (opt-in: docs/learning.md, 'Filling with the student')",
+    )
     evaluate: bool = True
     eval_limit: int | None = Field(default=None, description="at most this many eval entries per set")
     bfcl_root: Path | None = None
@@ -165,7 +170,14 @@ def _collect(
     for task_set in plan.task_sets:
         tasks = _train_tasks(plan, task_set, tools_for_synthetic, generator or teacher)
         console.print(f"[bold]teacher on {task_set}:[/bold] {len(tasks)} train tasks")
-        collected[task_set] = teaching.collect_teacher_runs(teacher, tasks, store, console=console)
+        report = teaching.collect_teacher_runs(teacher, tasks, store, console=console)
+        collected[task_set] = report
+        if plan.fill_with_student:
+            missed = teaching.unverified_tasks(tasks, report)
+            console.print(f"[bold]student on {task_set}:[/bold] {len(missed)} tasks the teacher missed")
+            collected[f"{task_set} (student)"] = teaching.collect_teacher_runs(
+                plan.base, missed, store, console=console
+            )
     return collected
 
 

@@ -383,6 +383,16 @@ def _collect_one(
     return TaskOutcome(job.source, job.id, found, ok, reason, time.perf_counter() - started)
 
 
+def unverified_tasks(
+    tasks: Iterable[BfclEntry | DesktopTask | SyntheticTask | TeacherTask], report: TeacherReport
+) -> list[TeacherTask]:
+    """The tasks of `tasks` that `report` holds no verified run for (failed, errored or not run): what a
+    second model (`TrainPlan.fill_with_student`) is run on after the teacher."""
+    solved = {(outcome.source, outcome.task_id) for outcome in report.outcomes if outcome.verified}
+    jobs = [as_teacher_task(item) for item in tasks]
+    return [job for job in jobs if (job.source, job.id) not in solved]
+
+
 # ---------------------------------------------------------------------------------- verified runs
 
 
