@@ -3,6 +3,7 @@ and one synthetic task, recorded into a real SQLite store; verdicts, resume and 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -76,6 +77,19 @@ def test_train_task_sets_hold_only_train_ids() -> None:
     desktop = desktop_train_tasks()
     assert desktop and all(task.split == "train" for task in desktop)
     assert not {task.id for task in desktop} & {task.id for task in load_tasks(split="eval")}
+
+
+def test_a_desktop_limit_takes_every_kind_in_turn() -> None:
+    every = desktop_train_tasks()
+    kinds = {task.kind for task in every}
+    assert len(kinds) == 5
+    first = desktop_train_tasks(limit=len(kinds))
+    assert {task.kind for task in first} == kinds  # not the file's first five (all single-tool)
+    twelve = desktop_train_tasks(limit=12)
+    assert len(twelve) == 12 and len({task.id for task in twelve}) == 12
+    assert all(task in every for task in twelve)
+    assert max(Counter(task.kind for task in twelve).values()) <= 3
+    assert desktop_train_tasks(limit=1000) == every
 
 
 def test_eval_split_tasks_are_refused_before_anything_runs(tmp_path: Path) -> None:

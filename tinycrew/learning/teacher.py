@@ -131,8 +131,20 @@ def bfcl_train_tasks(
 
 
 def desktop_train_tasks(path: str | Path | None = None, limit: int | None = None) -> list[DesktopTask]:
-    """The desktop tasks of the train part (default: the packaged set), the first `limit` of them."""
-    return load_tasks(path, split="train", limit=limit)
+    """The desktop tasks of the train part (default: the packaged set); with `limit`, that many taken in
+    turn from each kind (none, single, chain, parallel, long), each kind in file order: the file is
+    ordered by kind, and its first N would all be single-tool tasks."""
+    tasks = load_tasks(path, split="train")
+    if limit is None or limit >= len(tasks):
+        return tasks
+    by_kind: dict[str, list[DesktopTask]] = {}
+    for task in tasks:
+        by_kind.setdefault(task.kind, []).append(task)
+    queues = list(by_kind.values())
+    chosen: list[DesktopTask] = []
+    for rank in range(max(len(queue) for queue in queues)):
+        chosen += [queue[rank] for queue in queues if rank < len(queue)]
+    return chosen[:limit]
 
 
 def synthetic_teacher_tasks(
