@@ -159,9 +159,14 @@ def as_registry(tools: ToolRegistry | Iterable[Tool | Callable[..., Any] | dict[
 
 def _seed_backend(model: ChatModel, seed: int) -> None:
     """Seed a llama.cpp model's sampler so that a candidate is reproducible from its seed; other
-    backends sample as they do (the chat protocol has no seed)."""
+    backends sample as they do (the chat protocol has no seed). The KV cache is dropped first: on some
+    CPUs (Intel with AMX, repacking off) a reused prompt prefix gives slightly different logits than
+    a fresh one, enough to change a sampled token."""
     llama = getattr(model, "llama", None)
     if llama is not None and hasattr(llama, "set_seed"):
+        reset = getattr(model, "reset_cache", None)
+        if callable(reset):
+            reset()
         llama.set_seed(seed)
 
 
