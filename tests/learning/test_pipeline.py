@@ -1,7 +1,8 @@
 """`tinycrew train` end to end at toy scale: the packaged 0.5B as teacher on two BFCL train entries
 (and as the student on the one it misses, `--fill-with-student`), verified runs -> datasets -> stage 1
-and the crew planner's stage 2 (one step each) -> GGUF adapters registered on the quantized base ->
-the eval split before and after. Nothing is downloaded.
+and the crew planner's and gate's stage 2 (one step each) -> GGUF adapters registered on the quantized base ->
+the gate's model chosen on the next train entry of each category (`--gate-check 1`) -> the eval split
+before and after. Nothing is downloaded.
 
 The adapters are registered in a temporary registry (`adapters_dir` patched), never the user's.
 """
@@ -17,6 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tinycrew.cli import app
+from tinycrew.learning.pipeline import GATE_CANDIDATES, role_bindings
 from tinycrew.learning.teacher import checker_verdict
 from tinycrew.models import DEFAULT_MODEL, ensure_local, load_model
 from tinycrew.models import adapters as adapter_registry
@@ -28,7 +30,7 @@ TOY = [
     "train", "--fill-with-student", "--tasks", "bfcl", "--category", "simple_python",
     "--category", "irrelevance", "--limit", "1", "--eval-limit", "1", "--max-steps", "1",
     "--lora-r", "4", "--max-length", "320", "--learning-rate", "5e-3", "--name", "toy",
-    "--role", "crew_planner",
+    "--role", "crew_planner", "--role", "gate", "--gate-check", "1",
 ]  # fmt: skip
 
 
@@ -90,9 +92,15 @@ def test_train_runs_every_stage_and_its_adapters_change_the_served_model(
     assert missed, "the 0.5B used to miss irrelevance_0: the student part of this test ran nothing"
     assert set(verdicts.get(DEFAULT_MODEL, {})) == missed, "the student runs exactly the tasks missed"
     adapters = report["adapters"]
-    assert set(adapters) == {"backbone", "crew_planner"}, adapters  # stage 2 only for the --role asked
+    assert set(adapters) == {"backbone", "crew_planner", "gate"}, adapters  # stage 2 for the --role asked
     assert report["bindings"]["default"] == f"{DEFAULT_MODEL}+toy-backbone"
     assert report["bindings"]["planner"] == f"{DEFAULT_MODEL}+toy-crew_planner"  # the crew's planner
+    gate = report["gate"]
+    assert gate["cases"] == 2 and set(gate["scores"]) == set(GATE_CANDIDATES)  # each category's 2nd entry
+    assert report["bindings"]["gate"] == role_bindings(DEFAULT_MODEL, adapters, gate["chosen"])["gate"]
+    assert f"gate: {gate['chosen']} serves the gate" in result.output
+    gate_card = json.loads((registry / adapters["gate"] / "card.json").read_text())
+    assert gate_card["gate_check"]["chosen"] == gate["chosen"]
     [bfcl] = report["evals"]
     assert bfcl["task_set"] == "bfcl" and bfcl["n"] == 2
     assert "held-out split" in result.output and "bfcl" in result.output
@@ -117,6 +125,7 @@ def test_train_runs_every_stage_and_its_adapters_change_the_served_model(
     again = CliRunner().invoke(app, toy, env={"COLUMNS": "200"})
     assert again.exit_code == 0, again.output  # resumed: no teacher run, no training step again
     assert len(stored_runs(out)) == runs
+    assert "chosen before" in again.output  # the gate check is read back too
     assert json.loads((out / "report.json").read_text())["evals"] == report["evals"]
 
 

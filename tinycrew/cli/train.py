@@ -52,6 +52,13 @@ def train_command(
         bool,
         typer.Option(help="run the base model on the tasks the teacher missed; train on its verified runs"),
     ] = False,
+    gate_check: Annotated[
+        int,
+        typer.Option(
+            help="train tasks per set (after the teacher's) on which the gate adapter must decide call or"
+            " no call at least as well as the stage-1 adapter and the base to serve the gate; 0: it serves"
+        ),
+    ] = 12,
     evaluate: Annotated[bool, typer.Option(help="score the held-out split before and after")] = True,
     eval_limit: Annotated[int | None, typer.Option(help="at most this many eval entries per set")] = None,
     bfcl: Annotated[Path | None, typer.Option(help="BFCL data folder (default: ../shared/bfcl)")] = None,
@@ -93,7 +100,8 @@ def train_command(
         raise UserError(f"unknown task set {', '.join(unknown)}", fix=f"choose from {', '.join(TASK_SETS)}")
     plan = TrainPlan(
         out=out, base=base, name=name, task_sets=chosen, task_limit=limit, synthetic=synthetic,
-        store=store, collect=collect, fill_with_student=fill_with_student, evaluate=evaluate,
+        store=store, collect=collect, fill_with_student=fill_with_student, gate_check=gate_check,
+        evaluate=evaluate,
         eval_limit=eval_limit, bfcl_root=bfcl,
         **({"bfcl_categories": category} if category else {}),
     )  # fmt: skip

@@ -10,6 +10,7 @@ from tinycrew.learning.datasets import (
     load_tokenizer,
     prepare_datasets,
 )
+from tinycrew.learning.selection import GateCase, GateScore, choose_gate, score_gate
 from tinycrew.learning.synthetic import (
     SyntheticTask,
     load_synthetic_tasks,
@@ -32,6 +33,8 @@ from tinycrew.learning.train import StepLog, TrainConfig, dataset_loss, load_bas
 __all__ = [
     "DatasetConfig",
     "EvalSplitError",
+    "GateCase",
+    "GateScore",
     "LearningDatasets",
     "StepLog",
     "SyntheticTask",
@@ -40,6 +43,7 @@ __all__ = [
     "TrainConfig",
     "bfcl_train_tasks",
     "build_datasets",
+    "choose_gate",
     "dataset_loss",
     "collect_teacher_runs",
     "desktop_train_tasks",
@@ -48,6 +52,7 @@ __all__ = [
     "load_tokenizer",
     "prepare_datasets",
     "save_synthetic_tasks",
+    "score_gate",
     "synthesize_tasks",
     "synthetic_teacher_tasks",
     "train_lora",

@@ -1,10 +1,11 @@
 """The learning loop in one call: teacher runs -> verified trajectories -> role datasets -> two-stage
-LoRA (α-UMi GLPFT) -> GGUF adapters registered on the quantized base -> held-out eval before and after.
+LoRA (α-UMi GLPFT) -> GGUF adapters registered on the quantized base -> the gate's model chosen on
+held-out train tasks (`tinycrew.learning.selection`) -> held-out eval before and after.
 
 Every stage keeps its output under `out/` and is skipped or resumed when it is already there, so a
 stopped `tinycrew train` continues where it stopped: teacher runs already checked are not run again,
-datasets built from the same runs are reused, training resumes from its last checkpoint, and eval
-results are read back entry by entry.
+datasets built from the same runs are reused, training resumes from its last checkpoint, the gate's
+choice is read back, and eval results are read back entry by entry.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from rich.table import Table
 
 from tinycrew.evals.bfcl_data import CATEGORIES
 from tinycrew.evals.bootstrap import PairedDelta, paired_bootstrap
-from tinycrew.models import DEFAULT_MODEL, ChatModel, ensure_local
+from tinycrew.models import DEFAULT_MODEL, ChatModel, ensure_local, load_model
 
 TaskSet = Literal["bfcl", "desktop", "synthetic"]
 TASK_SETS: tuple[str, ...] = ("bfcl", "desktop", "synthetic")
@@ -44,6 +45,13 @@ class TrainPlan(BaseModel):
         default=False,
         description="also run the base model on the train tasks the teacher did not solve and train on its"
         " verified runs (opt-in: docs/learning.md, 'Filling with the student')",
+    )
+    gate_check: int = Field(
+        default=12,
+        ge=0,
+        description="train tasks per set, after those the teacher runs, on which the gate's adapter must"
+        " decide call / no call at least as well as the stage-1 adapter and the base to serve the gate"
+        " (0: it always serves)",
     )
     evaluate: bool = True
     eval_limit: int | None = Field(default=None, description="at most this many eval entries per set")
@@ -73,6 +81,7 @@ class TrainReport:
     verified_runs: int = 0
     dataset_sizes: dict[str, int] = field(default_factory=dict)
     adapters: dict[str, str] = field(default_factory=dict)  # role -> registered adapter name
+    gate: dict[str, Any] = field(default_factory=dict)  # the gate check: chosen candidate and scores
     evals: list[EvalRow] = field(default_factory=list)
     loss_plot: Path | None = None
 
@@ -99,13 +108,23 @@ AGENT_ROLES = {"crew_planner": "planner"}
 recorded as `crew_planner` (apart from umi's `planner` steps) and run on the model bound to "planner"."""
 
 
-def role_bindings(base: str, adapters: dict[str, str]) -> dict[str, str]:
+GATE_CANDIDATES = ("gate", BACKBONE_ROLE, "base")
+"""What may serve the gate, in the order ties are broken: its own adapter, the stage-1 one, the base."""
+
+
+def role_bindings(base: str, adapters: dict[str, str], gate: str = "gate") -> dict[str, str]:
     """The `Agent(models=...)` of a trained set: each role its own adapter, the rest the stage-1 one.
     A `crew_planner` adapter serves "planner" unless an adapter trained on "planner" steps is there.
+    `gate` is the gate check's choice (`GATE_CANDIDATES`): the stage-1 adapter or the base serve the
+    gate instead of its own adapter.
 
     >>> role_bindings("m", {"backbone": "v1-backbone", "crew_planner": "v1-crew_planner"})
     {'planner': 'm+v1-crew_planner', 'default': 'm+v1-backbone'}
+    >>> role_bindings("m", {"backbone": "v1-backbone", "gate": "v1-gate"}, gate="base")
+    {'gate': 'm', 'default': 'm+v1-backbone'}
     """
+    if gate not in GATE_CANDIDATES:
+        raise ValueError(f"gate={gate!r}: expected one of {GATE_CANDIDATES}")
     bindings = {
         AGENT_ROLES.get(role, role) if AGENT_ROLES.get(role, role) not in adapters else role: f"{base}+{name}"
         for role, name in adapters.items()
@@ -113,6 +132,8 @@ def role_bindings(base: str, adapters: dict[str, str]) -> dict[str, str]:
     }
     backbone = adapters.get(BACKBONE_ROLE)
     bindings["default"] = f"{base}+{backbone}" if backbone else base
+    if "gate" in adapters and gate != "gate":
+        bindings["gate"] = base if gate == "base" else bindings["default"]
     return bindings
 
 
@@ -144,8 +165,11 @@ def run_pipeline(
         raise ValueError(f"no verified run in {plan.store_path}: nothing to train on")
     adapters, sizes, loss_plot = _train_and_register(plan, runs, console, train_config, dataset_config)
     report.adapters, report.dataset_sizes, report.loss_plot = adapters, sizes, loss_plot
+    if plan.gate_check and "gate" in adapters:
+        report.gate = _check_gate(plan, adapters, console)
+    chosen = report.gate.get("chosen", "gate")
     if plan.evaluate:
-        report.evals = _evaluate(plan, adapters, console)
+        report.evals = _evaluate(plan, role_bindings(plan.base, adapters, chosen), console)
         _write_scores(plan, adapters, report)
     (plan.out / "report.json").write_text(json.dumps(_report_json(plan, report), indent=2, default=str))
     console.print(report.table())
@@ -240,10 +264,57 @@ def _train_and_register(
     return adapters, sizes, loss_plot if loss_plot.exists() else None
 
 
-def _evaluate(plan: TrainPlan, adapters: dict[str, str], console: Console) -> list[EvalRow]:
-    """The default graph on each set's held-out (eval) split, with the base alone and with the adapters."""
+def _check_gate(plan: TrainPlan, adapters: dict[str, str], console: Console) -> dict[str, Any]:
+    """Choose what serves the gate (`tinycrew.learning.selection`) on the `gate_check` train tasks of
+    each set after the first `task_limit` (the teacher's; with no limit the teacher ran them all, and
+    the first `gate_check` are used). Read back from out/gate.json when it chose among these adapters."""
+    from tinycrew.learning import selection
+    from tinycrew.models.adapters import update_adapter_card
+
+    saved = plan.out / "gate.json"
+    names = {label: adapters.get(label, "") for label in GATE_CANDIDATES}
+    if saved.exists():
+        earlier = json.loads(saved.read_text())
+        if earlier.get("adapters") == names:
+            console.print(f"[bold]gate:[/bold] {earlier['chosen']} (chosen before, {saved})")
+            update_adapter_card(adapters["gate"], {"gate_check": earlier})
+            return earlier
+    start, stop = plan.task_limit or 0, (plan.task_limit or 0) + plan.gate_check
+    base = load_model(plan.base)
+    cases: list[Any] = []
+    if "bfcl" in plan.task_sets:
+        from tinycrew.evals.bfcl_data import load_category
+
+        entries = [
+            entry
+            for category in plan.bfcl_categories
+            for entry in load_category(category, plan.bfcl_root, stop, "train")[start:]
+        ]
+        cases += selection.bfcl_gate_cases(entries, base)
+    if "desktop" in plan.task_sets:
+        from tinycrew.learning.teacher import desktop_train_tasks
+
+        cases += selection.desktop_gate_cases(desktop_train_tasks(limit=stop)[start:], base)
+    candidates = {label: base if label == "base" else f"{plan.base}+{adapters[label]}" for label in names}
+    chosen, scores = selection.choose_gate(candidates, cases)
+    for label, score in scores.items():
+        console.print(f"[bold]gate check[/bold] {label}: {score.text()}")
+    console.print(f"[bold]gate:[/bold] {chosen} serves the gate ({len(cases)} held-out train tasks)")
+    result = {
+        "chosen": chosen,
+        "adapters": names,
+        "cases": len(cases),
+        "scores": {label: score.as_dict() for label, score in scores.items()},
+    }
+    saved.write_text(json.dumps(result, indent=2))
+    update_adapter_card(adapters["gate"], {"gate_check": result})
+    return result
+
+
+def _evaluate(plan: TrainPlan, after: dict[str, str], console: Console) -> list[EvalRow]:
+    """The default graph on each set's held-out (eval) split, with the base alone and with `after`
+    (the trained set's `role_bindings`)."""
     rows = []
-    after = role_bindings(plan.base, adapters)
     for task_set in plan.task_sets:
         if task_set == "synthetic":
             continue  # generated for the user's tools: no held-out split to compare on
@@ -313,7 +384,8 @@ def _report_json(plan: TrainPlan, report: TrainReport) -> dict[str, Any]:
         "verified_runs": report.verified_runs,
         "dataset_sizes": report.dataset_sizes,
         "adapters": report.adapters,
-        "bindings": role_bindings(plan.base, report.adapters),
+        "gate": report.gate,
+        "bindings": role_bindings(plan.base, report.adapters, report.gate.get("chosen", "gate")),
         "evals": [
             {
                 "task_set": row.task_set,
