@@ -133,9 +133,10 @@ def bfcl_train_tasks(
 def desktop_train_tasks(path: str | Path | None = None, limit: int | None = None) -> list[DesktopTask]:
     """The desktop tasks of the train part (default: the packaged set); with `limit`, that many taken in
     turn from each kind (none, single, chain, parallel, long), each kind in file order: the file is
-    ordered by kind, and its first N would all be single-tool tasks."""
+    ordered by kind, and its first N would all be single-tool tasks. Limited lists agree on their
+    common prefix, whatever the limit, so tasks [N:M] of a limit M are the next ones after a limit N."""
     tasks = load_tasks(path, split="train")
-    if limit is None or limit >= len(tasks):
+    if limit is None:
         return tasks
     by_kind: dict[str, list[DesktopTask]] = {}
     for task in tasks:
