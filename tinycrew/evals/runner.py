@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -41,6 +41,9 @@ from tinycrew.models import (
     parse_tool_calls,
 )
 from tinycrew.models.bindings import Bound, bindings_name, default_of, load_bindings
+
+if TYPE_CHECKING:
+    from tinycrew.tools import ToolRegistry
 
 Mode = Literal["prompt", "native", "crew", "umi", "compiler", "react"]
 MODES: tuple[str, ...] = ("prompt", "native", "crew", "umi", "compiler", "react")
@@ -287,6 +290,14 @@ def task_text(entry: BfclEntry) -> str:
     )
 
 
+def entry_registry(entry: BfclEntry, names: NameMap) -> ToolRegistry:
+    """The entry's functions as dry-run tools (a `ToolRegistry`) under the safe names `names` gives,
+    as every graph run of an entry sees them (the eval, the teacher, the gate check)."""
+    from tinycrew.tools import ToolRegistry, tool_from_schema
+
+    return ToolRegistry(tool_from_schema(schema) for schema in to_openai_tools(entry.functions, names))
+
+
 def current_commit() -> str:
     """The git commit the code runs from (with "+dirty" when the checkout has uncommitted changes), or
     "" outside a git checkout: each result entry records it, so a report can tell runs apart."""
@@ -310,10 +321,9 @@ def current_commit() -> str:
 def _run_graph(model: Bound, entry: BfclEntry, graph: str, policies: str = "default") -> EntryResult:
     from tinycrew.graphs import Agent
     from tinycrew.policies import policy_set
-    from tinycrew.tools import ToolRegistry, tool_from_schema
 
     names = NameMap()
-    registry = ToolRegistry(tool_from_schema(schema) for schema in to_openai_tools(entry.functions, names))
+    registry = entry_registry(entry, names)
     agent = Agent(
         registry,
         graph=graph,  # type: ignore[arg-type]

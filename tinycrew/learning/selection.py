@@ -18,9 +18,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tinycrew.evals.bfcl_data import BfclEntry, NameMap, to_openai_tools
+from tinycrew.evals.bfcl_data import BfclEntry, NameMap
 from tinycrew.evals.desktop import Task as DesktopTask
-from tinycrew.evals.runner import MIN_TOP_K, task_text
+from tinycrew.evals.runner import MIN_TOP_K, entry_registry, task_text
 from tinycrew.models import ChatModel, load_model
 
 NO_CALL_CATEGORY = "irrelevance"
@@ -79,11 +79,10 @@ def bfcl_gate_cases(entries: Iterable[BfclEntry], model: ChatModel) -> list[Gate
     """One case per entry, its tools as the BFCL eval's graph runs offer them (`model` only completes
     the agent that retrieves them; it is not asked)."""
     from tinycrew.graphs import Agent
-    from tinycrew.tools import ToolRegistry, tool_from_schema
 
     cases = []
     for entry in entries:
-        registry = ToolRegistry(tool_from_schema(s) for s in to_openai_tools(entry.functions, NameMap()))
+        registry = entry_registry(entry, NameMap())
         top_k = max(MIN_TOP_K, len(registry))
         agent = Agent(registry, "crew", model, checkpointer="memory", record=False, top_k=top_k)
         request = task_text(entry)
@@ -138,5 +137,5 @@ def choose_gate(candidates: dict[str, Any], cases: Sequence[GateCase]) -> tuple[
     if not candidates:
         raise ValueError("choose_gate needs at least one candidate")
     scores = {label: score_gate(load_model(model), cases) for label, model in candidates.items()}
-    best = max(scores, key=lambda label: (scores[label].balanced_accuracy, -list(scores).index(label)))
+    best = max(scores, key=lambda label: scores[label].balanced_accuracy)  # max keeps the first of a tie
     return best, scores

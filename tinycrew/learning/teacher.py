@@ -33,12 +33,19 @@ from typing import Any, Literal
 
 from rich.console import Console
 
-from tinycrew.evals.bfcl_data import CATEGORIES, BfclEntry, NameMap, load_category, to_openai_tools
+from tinycrew.evals.bfcl_data import CATEGORIES, BfclEntry, NameMap, load_category
 from tinycrew.evals.bfcl_data import split_of as bfcl_split_of
 from tinycrew.evals.desktop import Task as DesktopTask
 from tinycrew.evals.desktop import load_tasks
 from tinycrew.evals.desktop import split_of as desktop_split_of
-from tinycrew.evals.runner import MAX_REASON_CHARS, MIN_TOP_K, progress_bars, score_graph_calls, task_text
+from tinycrew.evals.runner import (
+    MAX_REASON_CHARS,
+    MIN_TOP_K,
+    entry_registry,
+    progress_bars,
+    score_graph_calls,
+    task_text,
+)
 from tinycrew.learning.synthetic import SyntheticTask, as_registry, check_synthetic_calls, request_key
 from tinycrew.models import ChatModel, ModelSpec, ModelUnavailableError, load_model
 from tinycrew.tools import Tool, ToolRegistry, tool_from_schema
@@ -213,7 +220,7 @@ def _run_bfcl(
     entry = task.item
     assert isinstance(entry, BfclEntry)
     names = NameMap()
-    registry = ToolRegistry(tool_from_schema(schema) for schema in to_openai_tools(entry.functions, names))
+    registry = entry_registry(entry, names)
     agent = _agent(
         registry,
         teacher,
